@@ -1,0 +1,79 @@
+/**
+ * Timestamps on the wire: RFC 4656 section 4.1.2 (NTP 64-bit format, used by TWAMP, RFC 5357
+ * section 4.1.2) and RFC 8762 section 4.1.1 (PTPv2 truncated format, selected by the Z bit).
+ *
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                   Integer part of seconds                     |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                 Fractional part of seconds                    |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * NTP: seconds since 1900-01-01, fraction in units of 2^-32 s (0.23 ns), so nanoseconds survive a
+ * round trip exactly when rounding to nearest. PTP: seconds since 1970-01-01, nanoseconds.
+ * Internally every time is a bigint of nanoseconds since the Unix epoch.
+ */
+
+/** Bytes of one timestamp on the wire. */
+export const TIMESTAMP_LENGTH = 8;
+/** Seconds from 1900-01-01 (NTP era 0) to 1970-01-01. */
+export const NTP_UNIX_OFFSET_S = 2_208_988_800n;
+
+const NS_PER_S = 1_000_000_000n;
+const TWO_32 = 1n << 32n;
+/** NTP era 0 ends in 2036; seconds below this pivot are read as era 1 (RFC 4330 section 3). */
+const ERA_PIVOT = 0x8000_0000n;
+
+/** Splits Unix-epoch nanoseconds into NTP seconds and a 2^-32 fraction, rounding to nearest. */
+export function nsToNtp(ns: bigint): { seconds: number; fraction: number } {
+  let secs = ns / NS_PER_S;
+  let rem = ns % NS_PER_S;
+  if (rem < 0n) {
+    rem += NS_PER_S;
+    secs -= 1n;
+  }
+  let fraction = (rem * TWO_32 + NS_PER_S / 2n) / NS_PER_S;
+  if (fraction === TWO_32) {
+    fraction = 0n;
+    secs += 1n;
+  }
+  const ntpSecs = (secs + NTP_UNIX_OFFSET_S) & 0xffff_ffffn;
+  return { seconds: Number(ntpSecs), fraction: Number(fraction) };
+}
+
+/** Joins NTP seconds and fraction into Unix-epoch nanoseconds (rounded to nearest ns). */
+export function ntpToNs(seconds: number, fraction: number): bigint {
+  let secs = BigInt(seconds >>> 0);
+  if (secs < ERA_PIVOT) secs += TWO_32; // era 1: 2036-02-07 onwards
+  const frac = BigInt(fraction >>> 0);
+  return (secs - NTP_UNIX_OFFSET_S) * NS_PER_S + (frac * NS_PER_S + TWO_32 / 2n) / TWO_32;
+}
+
+/** Writes `ns` as an NTP timestamp at `offset`. */
+export function writeNtp(buf: Buffer, offset: number, ns: bigint): void {
+  const { seconds, fraction } = nsToNtp(ns);
+  buf.writeUInt32BE(seconds, offset);
+  buf.writeUInt32BE(fraction, offset + 4);
+}
+
+/** Reads an NTP timestamp at `offset` as Unix-epoch nanoseconds. */
+export function readNtp(buf: Buffer, offset: number): bigint {
+  return ntpToNs(buf.readUInt32BE(offset), buf.readUInt32BE(offset + 4));
+}
+
+/** Writes `ns` as a PTPv2 truncated timestamp (RFC 8762 section 4.1.1) at `offset`. */
+export function writePtp(buf: Buffer, offset: number, ns: bigint): void {
+  buf.writeUInt32BE(Number((ns / NS_PER_S) & 0xffff_ffffn), offset);
+  buf.writeUInt32BE(Number(ns % NS_PER_S), offset + 4);
+}
+
+/** Reads a PTPv2 truncated timestamp at `offset` as Unix-epoch nanoseconds. */
+export function readPtp(buf: Buffer, offset: number): bigint {
+  return BigInt(buf.readUInt32BE(offset)) * NS_PER_S + BigInt(buf.readUInt32BE(offset + 4));
+}
+
+/** Reads a timestamp in the format the Z bit of its error estimate selects. */
+export function readTimestamp(buf: Buffer, offset: number, ptp: boolean): bigint {
+  return ptp ? readPtp(buf, offset) : readNtp(buf, offset);
+}

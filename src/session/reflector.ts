@@ -1,0 +1,172 @@
+/**
+ * The Session-Reflector of RFC 5357 section 4.2.1 for TWAMP-Light and STAMP (RFC 8762) requests.
+ * It is transport-agnostic: `handle` is given each received datagram and the socket to answer on.
+ *
+ * - T2 is the datagram's receive time from the socket layer; T3 is read from the clock just
+ *   before the reply is handed to the socket (a second, separate read).
+ * - Stateful by default: one counter per sender (address, port), starting at 0, dropped after
+ *   REFWAIT without packets, at most `maxSessions` held (the least recently seen is evicted).
+ *   Stateless mode copies the sender's sequence number, as RFC 8762 section 4.3.1 allows.
+ * - Sender TTL: the received TTL when the socket layer delivers it, else 0. 0 cannot be the TTL of
+ *   a delivered packet, so it reads as "unknown" rather than as a false hop count (255 would
+ *   claim the packet crossed no router).
+ * - Never throws on input: every datagram it does not answer is reported with a reason.
+ */
+import type { Clock, Scheduler, Cancel } from './clock.js';
+import type { DropReason, ResponderObserver } from './events.js';
+import type { DatagramSocket, ReceivedDatagram } from '../transport/types.js';
+import type { CidrSet } from '../config/cidr.js';
+import { RateLimiter } from './rate-limit.js';
+import { buildReply, requestSeq, writeReplyT3, type ReplyFormat } from '../protocol/reflect.js';
+import { SENDER_HEADER_LENGTH } from '../protocol/test-packet.js';
+import { looksLikeStamp } from '../protocol/stamp.js';
+
+/** Reflector settings (defaults live in src/config/defaults.ts). */
+export interface ReflectorOptions {
+  /** Copy the sender's sequence number instead of keeping a counter per sender. */
+  stateless: boolean;
+  /** Idle time after which a sender's state is dropped (RFC 5357 REFWAIT), ms. */
+  refwaitMs: number;
+  /** Most sender sessions held at once. */
+  maxSessions: number;
+  /** Sources allowed to get replies; null = everyone. */
+  allow: CidrSet | null;
+  /** Packets per second reflected per source address; 0 = unlimited. */
+  rateLimitPps: number;
+  /** Largest request answered, octets. */
+  maxRequestBytes: number;
+  /** Our 16-bit error estimate. */
+  errorEstimate: number;
+  /** Answer STAMP-shaped requests in STAMP format (RFC 8762). */
+  stamp: boolean;
+}
+
+interface SenderState {
+  nextSeq: number;
+  lastSeenNs: bigint;
+}
+
+/** Counters a reflector keeps for its summary. */
+export interface ReflectorCounters {
+  received: number;
+  reflected: number;
+  dropped: Record<DropReason, number>;
+}
+
+/** Reflects TWAMP-Test and STAMP requests. */
+export class Reflector {
+  private readonly sessions = new Map<string, SenderState>();
+  private readonly limiter: RateLimiter;
+  private readonly refwaitNs: bigint;
+  private sweepCancel: Cancel | null = null;
+  readonly counters: ReflectorCounters = {
+    received: 0,
+    reflected: 0,
+    dropped: { malformed: 0, not_allowed: 0, rate_limited: 0, unknown_session: 0 },
+  };
+
+  constructor(
+    readonly options: ReflectorOptions,
+    private readonly clock: Clock,
+    private readonly scheduler: Scheduler,
+    private readonly observer: ResponderObserver = {},
+  ) {
+    this.limiter = new RateLimiter(options.rateLimitPps);
+    this.refwaitNs = BigInt(Math.round(options.refwaitMs)) * 1_000_000n;
+    if (!options.stateless) this.scheduleSweep();
+  }
+
+  /** Number of sender sessions currently held. */
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Handles one received datagram, answering on `socket` when it deserves an answer. */
+  handle(d: ReceivedDatagram, socket: DatagramSocket): void {
+    this.counters.received++;
+    const len = d.data.length;
+    if (this.options.allow && !this.options.allow.has(d.address)) {
+      return this.drop(d, 'not_allowed', 'source not in --allow list');
+    }
+    if (len < SENDER_HEADER_LENGTH) {
+      return this.drop(d, 'malformed', `too short: ${len} octets, a TWAMP-Test request has at least ${SENDER_HEADER_LENGTH}`);
+    }
+    if (len > this.options.maxRequestBytes) {
+      return this.drop(d, 'malformed', `too long: ${len} octets, limit ${this.options.maxRequestBytes}`);
+    }
+    if (!this.limiter.allow(d.address, d.rxTimeNs)) {
+      return this.drop(d, 'rate_limited', `over ${this.options.rateLimitPps} packets/s`);
+    }
+    const format: ReplyFormat = this.options.stamp && looksLikeStamp(d.data, len) ? 'stamp' : 'twamp';
+    const seq = this.options.stateless ? requestSeq(d.data) : this.nextSeq(d);
+    const reply = buildReply(d.data, len, format, {
+      seq,
+      receiveTimestampNs: d.rxTimeNs,
+      errorEstimate: this.options.errorEstimate,
+      senderTtl: d.ttl ?? 0,
+    });
+    const t3 = this.clock.nowNs();
+    writeReplyT3(reply, t3);
+    socket.send(reply, d.port, d.address);
+    this.counters.reflected++;
+    this.observer.onReflected?.({
+      address: d.address,
+      port: d.port,
+      requestBytes: len,
+      replyBytes: reply.length,
+      processingNs: t3 - d.rxTimeNs,
+      format,
+    });
+  }
+
+  /** Stops the idle-session sweep. */
+  close(): void {
+    this.sweepCancel?.();
+    this.sweepCancel = null;
+  }
+
+  private nextSeq(d: ReceivedDatagram): number {
+    const key = `${d.address}|${d.port}`;
+    let s = this.sessions.get(key);
+    if (s && d.rxTimeNs - s.lastSeenNs > this.refwaitNs) s = undefined; // REFWAIT expired
+    const isNew = !this.sessions.has(key);
+    if (!s) s = { nextSeq: 0, lastSeenNs: d.rxTimeNs };
+    else this.sessions.delete(key); // re-insert: Map order is least-recently-seen first
+    s.lastSeenNs = d.rxTimeNs;
+    this.sessions.set(key, s);
+    if (this.sessions.size > this.options.maxSessions) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
+    if (isNew) this.observer.onSessionCount?.(this.sessions.size);
+    const seq = s.nextSeq;
+    s.nextSeq = (s.nextSeq + 1) >>> 0;
+    return seq;
+  }
+
+  private drop(d: ReceivedDatagram, reason: DropReason, detail: string): void {
+    this.counters.dropped[reason]++;
+    this.observer.onDropped?.({ reason, address: d.address, port: d.port, bytes: d.data.length, detail });
+  }
+
+  private scheduleSweep(): void {
+    const everyMs = Math.max(1000, Math.min(60_000, this.options.refwaitMs / 4));
+    this.sweepCancel = this.scheduler.setTimeout(() => {
+      this.sweep();
+      this.scheduleSweep();
+    }, everyMs);
+  }
+
+  /** Drops the state of senders idle for longer than REFWAIT. */
+  sweep(): void {
+    const now = this.clock.nowNs();
+    let removed = 0;
+    for (const [key, s] of this.sessions) {
+      if (now - s.lastSeenNs > this.refwaitNs) {
+        this.sessions.delete(key);
+        removed++;
+      }
+    }
+    if (removed > 0) this.observer.onSessionCount?.(this.sessions.size);
+  }
+}
