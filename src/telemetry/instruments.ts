@@ -1,0 +1,32 @@
+/**
+ * Creates OpenTelemetry instruments from catalogue entries, so that names, units and help texts
+ * come from `catalog.ts` only.
+ */
+import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
+import type { MetricSpec } from './catalog.js';
+
+type Spec<K extends MetricSpec['kind']> = MetricSpec & { kind: K };
+
+/** A synchronous counter for a catalogue entry. */
+export function counter(meter: Meter, spec: Spec<'counter'>): Counter {
+  return meter.createCounter(spec.name, { description: spec.help, unit: spec.unit });
+}
+
+/** A histogram with explicit bucket boundaries (seconds) for a catalogue entry. */
+export function histogram(meter: Meter, spec: Spec<'histogram'>, boundaries: readonly number[]): Histogram {
+  return meter.createHistogram(spec.name, {
+    description: spec.help,
+    unit: spec.unit,
+    advice: { explicitBucketBoundaries: [...boundaries] },
+  });
+}
+
+/** An observable gauge for a catalogue entry (observed from a batch callback). */
+export function observableGauge(meter: Meter, spec: Spec<'observable_gauge'>): ObservableGauge {
+  return meter.createObservableGauge(spec.name, { description: spec.help, unit: spec.unit });
+}
+
+/** An observable counter for a catalogue entry (observed from a batch callback). */
+export function observableCounter(meter: Meter, spec: Spec<'observable_counter'>): ObservableCounter {
+  return meter.createObservableCounter(spec.name, { description: spec.help, unit: spec.unit });
+}

@@ -1,0 +1,95 @@
+/**
+ * Node process metrics (CPU, memory, file descriptors, event-loop delay), the counterpart of the
+ * `process_*` series Python's prometheus_client showed for the seed. All are observed at
+ * collection time; nothing runs between scrapes except Node's own event-loop delay sampler.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { Meter } from '@opentelemetry/api';
+import { PROCESS_METRICS as M } from './catalog.js';
+import { observableCounter, observableGauge } from './instruments.js';
+
+/** Window over which the event-loop delay figures are computed. */
+const LOOP_WINDOW_MS = 10_000;
+
+/** Reads the soft limit of open files from /proc (Linux), or null elsewhere. */
+function readMaxFds(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    const n = soft === undefined ? NaN : Number(soft);
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Counts open file descriptors from /proc (Linux), or null elsewhere. */
+function countOpenFds(): number | null {
+  try {
+    // The directory handle used for reading counts itself; it is closed again right away.
+    return readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return null;
+  }
+}
+
+/** Registers the process metrics on `meter`; returns a function that stops the loop sampler. */
+export function registerProcessMetrics(meter: Meter): () => void {
+  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let windowStart = performance.now();
+  let loopFigures = { p50: 0, p99: 0, max: 0 };
+  const startTimeS = Math.round(performance.timeOrigin) / 1000;
+  const maxFds = readMaxFds();
+
+  const cpuUser = observableCounter(meter, M.cpuUser);
+  const cpuSystem = observableCounter(meter, M.cpuSystem);
+  const cpu = observableCounter(meter, M.cpu);
+  const rss = observableGauge(meter, M.rss);
+  const start = observableGauge(meter, M.startTime);
+  const openFds = observableGauge(meter, M.openFds);
+  const maxFdsGauge = observableGauge(meter, M.maxFds);
+  const heapUsed = observableGauge(meter, M.heapUsed);
+  const heapTotal = observableGauge(meter, M.heapTotal);
+  const external = observableGauge(meter, M.external);
+  const loopP50 = observableGauge(meter, M.loopP50);
+  const loopP99 = observableGauge(meter, M.loopP99);
+  const loopMax = observableGauge(meter, M.loopMax);
+
+  meter.addBatchObservableCallback(
+    (obs) => {
+      const usage = process.cpuUsage();
+      obs.observe(cpuUser, usage.user / 1e6);
+      obs.observe(cpuSystem, usage.system / 1e6);
+      obs.observe(cpu, (usage.user + usage.system) / 1e6);
+      const mem = process.memoryUsage();
+      obs.observe(rss, mem.rss);
+      obs.observe(heapUsed, mem.heapUsed);
+      obs.observe(heapTotal, mem.heapTotal);
+      obs.observe(external, mem.external);
+      obs.observe(start, startTimeS);
+      const fds = countOpenFds();
+      if (fds !== null) obs.observe(openFds, fds);
+      if (maxFds !== null) obs.observe(maxFdsGauge, maxFds);
+      // A fixed window rather than "since the last scrape", so that two readers (Prometheus and
+      // OTLP) see the same figures instead of each resetting the other's.
+      const now = performance.now();
+      if (now - windowStart >= LOOP_WINDOW_MS && loop.count > 0) {
+        loopFigures = { p50: loop.percentile(50) / 1e9, p99: loop.percentile(99) / 1e9, max: loop.max / 1e9 };
+        loop.reset();
+        windowStart = now;
+      } else if (loop.count > 0 && loopFigures.max === 0) {
+        // First window not complete yet: show what there is rather than zeros.
+        loopFigures = { p50: loop.percentile(50) / 1e9, p99: loop.percentile(99) / 1e9, max: loop.max / 1e9 };
+      }
+      obs.observe(loopP50, loopFigures.p50);
+      obs.observe(loopP99, loopFigures.p99);
+      obs.observe(loopMax, loopFigures.max);
+    },
+    [cpuUser, cpuSystem, cpu, rss, start, openFds, maxFdsGauge, heapUsed, heapTotal, external, loopP50, loopP99, loopMax],
+  );
+  return () => loop.disable();
+}

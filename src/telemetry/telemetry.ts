@@ -1,0 +1,214 @@
+/**
+ * The telemetry layer's entry point: builds the instruments, the series store, the Prometheus
+ * server and the OTLP push from the options, and hands out the session observers.
+ *
+ * Data flow (see series-store.ts for why there are two MeterProviders):
+ *
+ *   session events -> SenderMetrics / ResponderMetrics -> instruments on MeterProvider "record"
+ *     -> DeltaReader -> SeriesStore (cumulative, forgets removed targets)
+ *        -> PrometheusSerializer -> GET /metrics
+ *        -> PeriodicExportingMetricReader on MeterProvider "export" -> OTLP/HTTP
+ */
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Attributes, Counter } from '@opentelemetry/api';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { ResponderObserver, SenderObserver } from '../session/events.js';
+import { EXPORTER_METRICS, LABEL } from './catalog.js';
+import { counter } from './instruments.js';
+import { createOtlpReader } from './otlp.js';
+import {
+  effectiveBuckets,
+  effectiveSource,
+  resolveOtlpConfig,
+  validateMetricsListen,
+  type OtlpConfig,
+  type TelemetryOptions,
+} from './options.js';
+import { registerProcessMetrics } from './process-metrics.js';
+import { rateLimitedLog } from './rate-limited-log.js';
+import { ResponderMetrics } from './responder-metrics.js';
+import { SenderMetrics } from './sender-metrics.js';
+import { DeltaReader, SeriesStore } from './series-store.js';
+import { startMetricsServer, type MetricsServer } from './server.js';
+
+/** Instrumentation scope of every twampy instrument. */
+export const SCOPE_NAME = 'twampy';
+
+/**
+ * Per-instrument series limit handed to the SDK. It only has to exceed the real count (about 3
+ * series per target per instrument); the series themselves are bounded by the configured targets.
+ */
+const CARDINALITY_LIMIT = 1_000_000;
+
+/** Environment and process facts the telemetry layer needs; injectable for tests. */
+export interface TelemetryRuntime {
+  /** Environment for the OTLP settings; defaults to process.env. OTEL_RESOURCE_ATTRIBUTES is read from process.env. */
+  env?: Record<string, string | undefined>;
+  /** Where warnings go (rate-limited here); defaults to stderr. */
+  log?: (msg: string) => void;
+  /** service.version; defaults to package.json's version. */
+  serviceVersion?: string;
+  /** Register the Node process metrics (default true). */
+  processMetrics?: boolean;
+}
+
+function packageVersion(): string {
+  try {
+    // dist/src/telemetry/telemetry.js -> package.json at the project root.
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The OpenTelemetry resource: service.*, host.name, then OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME on top. */
+export function buildResource(serviceVersion: string): Resource {
+  const defaults = resourceFromAttributes({
+    'service.name': 'twampy',
+    'service.version': serviceVersion,
+    'service.instance.id': randomUUID(),
+    'host.name': hostname(),
+  });
+  return defaults.merge(detectResources({ detectors: [envDetector] }));
+}
+
+/** True when the options or the environment ask for any telemetry output. */
+export function telemetryRequested(opts: TelemetryOptions, env: Record<string, string | undefined> = process.env): boolean {
+  return opts.metrics || resolveOtlpConfig(opts.otlp, env, opts.otlpProtocol) !== null;
+}
+
+/** A running telemetry layer. */
+export class Telemetry {
+  private senderMetrics?: SenderMetrics;
+  private responderMetrics?: ResponderMetrics;
+  private ready = false;
+  private closed = false;
+  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+
+  private constructor(
+    private readonly opts: TelemetryOptions,
+    private readonly recordProvider: MeterProvider,
+    private readonly store: SeriesStore,
+    private readonly exportProvider: MeterProvider | null,
+    private readonly stopProcessMetrics: () => void,
+    private readonly warn: (msg: string) => void,
+    /** The resolved OTLP push, or null. */
+    readonly otlp: OtlpConfig | null,
+    /** Value of the `source` label. */
+    readonly source: string,
+  ) {}
+
+  /** The metrics server, when `--metrics` is on. */
+  server: MetricsServer | null = null;
+
+  /** Builds and starts everything the options ask for; throws TelemetryConfigError or MetricsListenError. */
+  static async start(opts: TelemetryOptions, rt: TelemetryRuntime = {}): Promise<Telemetry> {
+    const env = rt.env ?? process.env;
+    if (opts.metrics) validateMetricsListen(opts);
+    const otlp = resolveOtlpConfig(opts.otlp, env, opts.otlpProtocol);
+    const baseLog = rt.log ?? ((msg: string) => process.stderr.write(`twampy: ${msg}\n`));
+    const warn = rateLimitedLog(baseLog);
+    const source = effectiveSource(opts);
+    const resource = buildResource(rt.serviceVersion ?? packageVersion());
+
+    const reader = new DeltaReader(CARDINALITY_LIMIT);
+    const recordProvider = new MeterProvider({ resource, readers: [reader] });
+    const store = new SeriesStore(reader);
+    const meter = recordProvider.getMeter(SCOPE_NAME, rt.serviceVersion ?? packageVersion());
+    const stopProcessMetrics = rt.processMetrics === false ? () => {} : registerProcessMetrics(meter);
+
+    let exportProvider: MeterProvider | null = null;
+    if (otlp) {
+      const attributes: Attributes = { [LABEL.source]: source };
+      const exports: Counter = counter(meter, EXPORTER_METRICS.otlpExports);
+      const failures: Counter = counter(meter, EXPORTER_METRICS.otlpFailures);
+      exports.add(0, attributes);
+      failures.add(0, attributes);
+      const otlpReader = createOtlpReader(otlp, store, { exports, failures, attributes, log: warn });
+      exportProvider = new MeterProvider({ resource, readers: [otlpReader] });
+    }
+
+    const t = new Telemetry(opts, recordProvider, store, exportProvider, stopProcessMetrics, warn, otlp, source);
+    if (opts.metrics) {
+      try {
+        t.server = await startMetricsServer({
+          host: opts.metricsHost,
+          port: opts.metricsPort,
+          exposition: () => t.exposition(),
+          ready: () => t.ready,
+          onError: (err) => warn(`metrics server: ${err instanceof Error ? err.message : String(err)}`),
+        });
+      } catch (err) {
+        await t.shutdown(1000);
+        throw err;
+      }
+    }
+    return t;
+  }
+
+  /** The sender's observer (created on first use, so a responder-only process has no sender series). */
+  sender(): SenderObserver {
+    this.senderMetrics ??= new SenderMetrics(this.recordProvider.getMeter(SCOPE_NAME), this.store, {
+      source: this.source,
+      nodegraph: this.opts.nodegraph,
+      oneWayUnsynced: this.opts.oneWayHistograms ?? false,
+      buckets: effectiveBuckets(this.opts),
+    });
+    return this.senderMetrics;
+  }
+
+  /** The responder's observer (created on first use). */
+  responder(): ResponderObserver {
+    this.responderMetrics ??= new ResponderMetrics(this.recordProvider.getMeter(SCOPE_NAME), this.source);
+    return this.responderMetrics;
+  }
+
+  /** Marks the process ready (sockets bound, measuring) or not; /readyz follows. */
+  setReady(ready: boolean): void {
+    this.ready = ready;
+  }
+
+  /** The URL of /metrics, when served. */
+  get metricsUrl(): string | undefined {
+    if (!this.server) return undefined;
+    const host = this.server.address.includes(':') ? `[${this.server.address}]` : this.server.address;
+    return `http://${host}:${this.server.port}/metrics`;
+  }
+
+  /** The current Prometheus exposition text. */
+  async exposition(): Promise<string> {
+    const { resourceMetrics, errors } = await this.store.collect();
+    if (errors.length > 0) this.warn(`metrics collection: ${errors.map(String).join('; ')}`);
+    return this.serializer.serialize(resourceMetrics);
+  }
+
+  /**
+   * Pushes the last OTLP batch, stops the server and the SDK. Waits at most `timeoutMs` for a
+   * collector, so that a dead one cannot hold the process.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ready = false;
+    const work = (async () => {
+      await this.server?.close();
+      await this.exportProvider?.shutdown({ timeoutMillis: timeoutMs }).catch((err: unknown) => {
+        this.warn(`OTLP final push: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      this.stopProcessMetrics();
+      await this.recordProvider.shutdown();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs + 500);
+      timer.unref();
+    });
+    await Promise.race([work, deadline]);
+    clearTimeout(timer);
+  }
+}
