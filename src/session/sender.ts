@@ -342,7 +342,8 @@ class TargetRunner {
 
   /** Builds the statistics of the current period. */
   snapshot(endNs: bigint): TargetStats {
-    const attributable = this.stateful === true;
+    // With no loss in the period there is nothing to attribute: both directions lost 0.
+    const attributable = this.stateful === true || (this.lost === 0 && this.lostOut === 0 && this.lostIn === 0);
     const sent = this.sent;
     return {
       target: this.spec.name,

@@ -1,0 +1,60 @@
+/**
+ * `twampy responder`: binds, reflects, logs drops at a bounded rate, and on SIGINT/SIGTERM stops
+ * cleanly with a summary.
+ */
+import { systemClock, systemScheduler } from '../session/clock.js';
+import { startResponder, formatHostPort } from '../app/responder-app.js';
+import { chooseTransport } from '../app/transport.js';
+import { combineResponderObservers } from '../app/observers.js';
+import { Logger } from '../app/log.js';
+import { responderOptionsFromArgs, type Args } from '../config/options.js';
+import { startTelemetryFromArgs } from './telemetry-hook.js';
+import type { ResponderObserver } from '../session/events.js';
+
+/** Runs the responder until a signal stops it. */
+export async function runResponderCommand(args: Args): Promise<void> {
+  const log = new Logger(args.quiet ? 0 : args.verbose ? 2 : 1);
+  const { listen, reflector } = responderOptionsFromArgs(args);
+  const { transport, nativeError } = await chooseTransport();
+  if (nativeError) log.debug(`socket layer: dgram (${nativeError})`);
+  const telemetry = await startTelemetryFromArgs(args, 'responder', log);
+  const logObserver: ResponderObserver = {
+    onDropped(e) {
+      log.limited(`drop:${e.reason}`, `dropped datagram from ${formatHostPort(e.address, e.port)} (${e.reason}): ${e.detail}`);
+    },
+  };
+  const observers = [logObserver];
+  if (telemetry) observers.push(telemetry.responder());
+  let handle;
+  try {
+    handle = await startResponder(listen, reflector, {
+      transport,
+      clock: systemClock,
+      scheduler: systemScheduler,
+      observer: combineResponderObservers(observers),
+      onSocketError: (e) => log.limited('socket', `socket error: ${e.message}`),
+    });
+  } catch (err) {
+    await telemetry?.shutdown();
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot listen on ${listen.map((l) => l.name).join(', ')}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '));
+  }
+  telemetry?.setReady(true);
+  for (const l of handle.listening) {
+    process.stdout.write(`twampy responder listening on ${formatHostPort(l.address, l.port)} (${transport.capabilities.name} sockets${reflector.stateless ? ', stateless' : ''})\n`);
+  }
+  if (telemetry?.metricsUrl) process.stdout.write(`metrics on ${telemetry.metricsUrl}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  const c = handle.reflector.counters;
+  await handle.close();
+  await telemetry?.shutdown();
+  const d = c.dropped;
+  process.stdout.write(
+    `twampy responder stopped: received ${c.received}, reflected ${c.reflected}, dropped ${c.received - c.reflected} ` +
+      `(malformed ${d.malformed}, not allowed ${d.not_allowed}, rate limited ${d.rate_limited})\n`,
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * Starts telemetry from command-line arguments when any telemetry is asked for. The only place
+ * in src/cli that reaches into src/telemetry.
+ */
+import { Telemetry } from '../telemetry/telemetry.js';
+import { telemetryRequested } from '../telemetry/telemetry.js';
+import type { TelemetryOptions } from '../telemetry/options.js';
+import { TELEMETRY_DEFAULTS, parseBuckets } from '../telemetry/options.js';
+import { UsageError } from '../config/targets.js';
+import type { Args } from '../config/options.js';
+import type { Logger } from '../app/log.js';
+
+/** Starts telemetry for `role` when --metrics, --otlp or the OTLP environment asks for it; null otherwise. */
+export async function startTelemetryFromArgs(args: Args, role: 'sender' | 'responder' | 'demo', logger: Logger): Promise<Telemetry | null> {
+  void role;
+  const opts: TelemetryOptions = {
+    metrics: args.metrics === true,
+    metricsPort: (args['metrics-port'] as number | undefined) ?? TELEMETRY_DEFAULTS.metricsPort,
+    metricsHost: args['metrics-host'] as string | undefined,
+    otlp: args.otlp === '' || args.otlp === true ? true : (args.otlp as string | undefined),
+    otlpProtocol: args['otlp-protocol'] as string | undefined,
+    nodegraph: args.nodegraph === true,
+    sourceName: args['source-name'] as string | undefined,
+    buckets: args.buckets === undefined ? undefined : parseBucketsArg(String(args.buckets)),
+    oneWayHistograms: args['one-way-histograms'] === true,
+  };
+  if (!telemetryRequested(opts)) return null;
+  return Telemetry.start(opts, { logger });
+}
+
+function parseBucketsArg(text: string): number[] {
+  try {
+    return parseBuckets(text);
+  } catch (err) {
+    throw new UsageError(`--buckets: ${(err as Error).message}`);
+  }
+}
