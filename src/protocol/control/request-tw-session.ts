@@ -100,15 +100,14 @@ export interface RequestTwSession {
 /** Type-P Descriptor requesting `dscp` (RFC 4656 section 3.5: two zero bits, then six DSCP bits). */
 export function typePForDscp(dscp: number): number {
   if (!Number.isInteger(dscp) || dscp < 0 || dscp > 63) throw new RangeError(`DSCP out of range: ${dscp}`);
-  return (dscp << 26) >>> 0;
+  return (dscp << 24) >>> 0;
 }
 
 /** The DSCP of a Type-P Descriptor, or null when it is not in the DSCP form. */
 export function dscpOfTypeP(typeP: number): number | null {
-  if (typeP >>> 30 !== 0) return null;
-  // Bits below the DSCP are not defined by RFC 4656 (RFC 7750 uses none of them in requests).
-  if ((typeP & 0x03ff_ffff) !== 0) return null;
-  return (typeP >>> 26) & 0x3f;
+  // Only the DSCP form (00 then six DSCP bits, nothing below) is something we can honour.
+  if ((typeP & ~0x3f00_0000) !== 0) return null;
+  return (typeP >>> 24) & 0x3f;
 }
 
 /** Length of a Request-TW-Session on the wire. */
