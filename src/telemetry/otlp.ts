@@ -6,7 +6,7 @@
  * A collector that is down or slow cannot hurt measuring: exports run off the measurement path;
  * the periodic reader skips a push while the previous one is still running, and the exporter
  * caps concurrent requests, so at most one batch is held in memory. A failed batch is dropped
- * (never queued), counted, and logged at a bounded rate.
+ * (never queued), counted, and logged through the caller's rate-limited logger.
  */
 import type { Counter, Attributes } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -26,7 +26,7 @@ export interface ExportHooks {
   exports: Counter;
   failures: Counter;
   attributes: Attributes;
-  /** Rate-limited log for failures. */
+  /** Log for failures; the caller rate-limits it. */
   log: (msg: string) => void;
 }
 

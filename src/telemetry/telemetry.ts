@@ -29,7 +29,6 @@ import {
   type TelemetryOptions,
 } from './options.js';
 import { registerProcessMetrics } from './process-metrics.js';
-import { rateLimitedLog } from './rate-limited-log.js';
 import { ResponderMetrics } from './responder-metrics.js';
 import { SenderMetrics } from './sender-metrics.js';
 import { DeltaReader, SeriesStore } from './series-store.js';
@@ -44,12 +43,18 @@ export const SCOPE_NAME = 'twampy';
  */
 const CARDINALITY_LIMIT = 1_000_000;
 
+/** Where telemetry warnings go: a logger that rate-limits per key (the app's `Logger` fits). */
+export interface TelemetryLogger {
+  /** Logs `msg` at most once per interval for `key`, counting the suppressed ones. */
+  limited(key: string, msg: string): void;
+}
+
 /** Environment and process facts the telemetry layer needs; injectable for tests. */
 export interface TelemetryRuntime {
+  /** Rate-limited warnings (OTLP failures, collection errors). */
+  logger: TelemetryLogger;
   /** Environment for the OTLP settings; defaults to process.env. OTEL_RESOURCE_ATTRIBUTES is read from process.env. */
   env?: Record<string, string | undefined>;
-  /** Where warnings go (rate-limited here); defaults to stderr. */
-  log?: (msg: string) => void;
   /** service.version; defaults to package.json's version. */
   serviceVersion?: string;
   /** Register the Node process metrics (default true). */
@@ -96,7 +101,7 @@ export class Telemetry {
     private readonly store: SeriesStore,
     private readonly exportProvider: MeterProvider | null,
     private readonly stopProcessMetrics: () => void,
-    private readonly warn: (msg: string) => void,
+    private readonly logger: TelemetryLogger,
     /** The resolved OTLP push, or null. */
     readonly otlp: OtlpConfig | null,
     /** Value of the `source` label. */
@@ -107,12 +112,10 @@ export class Telemetry {
   server: MetricsServer | null = null;
 
   /** Builds and starts everything the options ask for; throws TelemetryConfigError or MetricsListenError. */
-  static async start(opts: TelemetryOptions, rt: TelemetryRuntime = {}): Promise<Telemetry> {
+  static async start(opts: TelemetryOptions, rt: TelemetryRuntime): Promise<Telemetry> {
     const env = rt.env ?? process.env;
     if (opts.metrics) validateMetricsListen(opts);
     const otlp = resolveOtlpConfig(opts.otlp, env, opts.otlpProtocol);
-    const baseLog = rt.log ?? ((msg: string) => process.stderr.write(`twampy: ${msg}\n`));
-    const warn = rateLimitedLog(baseLog);
     const source = effectiveSource(opts);
     const resource = buildResource(rt.serviceVersion ?? packageVersion());
 
@@ -129,11 +132,16 @@ export class Telemetry {
       const failures: Counter = counter(meter, EXPORTER_METRICS.otlpFailures);
       exports.add(0, attributes);
       failures.add(0, attributes);
-      const otlpReader = createOtlpReader(otlp, store, { exports, failures, attributes, log: warn });
+      const otlpReader = createOtlpReader(otlp, store, {
+        exports,
+        failures,
+        attributes,
+        log: (msg) => rt.logger.limited('telemetry-otlp', msg),
+      });
       exportProvider = new MeterProvider({ resource, readers: [otlpReader] });
     }
 
-    const t = new Telemetry(opts, recordProvider, store, exportProvider, stopProcessMetrics, warn, otlp, source);
+    const t = new Telemetry(opts, recordProvider, store, exportProvider, stopProcessMetrics, rt.logger, otlp, source);
     if (opts.metrics) {
       try {
         t.server = await startMetricsServer({
@@ -141,7 +149,7 @@ export class Telemetry {
           port: opts.metricsPort,
           exposition: () => t.exposition(),
           ready: () => t.ready,
-          onError: (err) => warn(`metrics server: ${err instanceof Error ? err.message : String(err)}`),
+          onError: (err) => rt.logger.limited('telemetry-server', `metrics server: ${err instanceof Error ? err.message : String(err)}`),
         });
       } catch (err) {
         await t.shutdown(1000);
@@ -183,7 +191,7 @@ export class Telemetry {
   /** The current Prometheus exposition text. */
   async exposition(): Promise<string> {
     const { resourceMetrics, errors } = await this.store.collect();
-    if (errors.length > 0) this.warn(`metrics collection: ${errors.map(String).join('; ')}`);
+    if (errors.length > 0) this.logger.limited('telemetry-collect', `metrics collection: ${errors.map(String).join('; ')}`);
     return this.serializer.serialize(resourceMetrics);
   }
 
@@ -198,7 +206,7 @@ export class Telemetry {
     const work = (async () => {
       await this.server?.close();
       await this.exportProvider?.shutdown({ timeoutMillis: timeoutMs }).catch((err: unknown) => {
-        this.warn(`OTLP final push: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.limited('telemetry-otlp', `OTLP final push: ${err instanceof Error ? err.message : String(err)}`);
       });
       this.stopProcessMetrics();
       await this.recordProvider.shutdown();

@@ -1,0 +1,116 @@
+/**
+ * Helpers for the telemetry tests: plain session events with chosen values, a telemetry layer
+ * with a fixed resource (so that `target_info` is reproducible), and a logger that records.
+ */
+import type { DirectionStats, ReplyEvent, StatsEvent, TargetStats } from '../../src/session/events.js';
+import { Telemetry, type TelemetryLogger } from '../../src/telemetry/telemetry.js';
+import type { TelemetryOptions } from '../../src/telemetry/options.js';
+
+/** A logger that keeps what it was given. */
+export class RecordingLogger implements TelemetryLogger {
+  readonly lines: { key: string; msg: string }[] = [];
+  /** Records a line. */
+  limited(key: string, msg: string): void {
+    this.lines.push({ key, msg });
+  }
+}
+
+/** Resource attributes that replace the random instance id and the host name in tests. */
+export const FIXED_RESOURCE = 'service.instance.id=test-instance,host.name=test-host';
+
+/** Starts a telemetry layer with process metrics off and a fixed resource. */
+export async function startTestTelemetry(
+  opts: Partial<TelemetryOptions>,
+  env: Record<string, string | undefined> = {},
+  logger: TelemetryLogger = new RecordingLogger(),
+): Promise<Telemetry> {
+  const saved = process.env.OTEL_RESOURCE_ATTRIBUTES;
+  // envDetector reads process.env itself.
+  process.env.OTEL_RESOURCE_ATTRIBUTES = FIXED_RESOURCE;
+  try {
+    return await Telemetry.start(
+      { metrics: false, metricsPort: 0, nodegraph: false, sourceName: 'probe-1', ...opts },
+      { logger, env, serviceVersion: '1.2.3', processMetrics: false },
+    );
+  } finally {
+    if (saved === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+    else process.env.OTEL_RESOURCE_ATTRIBUTES = saved;
+  }
+}
+
+/** A reply event; delays in milliseconds. */
+export function reply(
+  target: string,
+  seq: number,
+  ms: { rtt: number; out: number; in: number },
+  flags: Partial<Pick<ReplyEvent, 'clockSynced' | 'late' | 'duplicate' | 'reordered'>> = {},
+): ReplyEvent {
+  const ns = (v: number) => BigInt(Math.round(v * 1e6));
+  return {
+    target,
+    seq,
+    reflectorSeq: seq,
+    address: '127.0.0.1',
+    port: 20001,
+    t1Ns: 0n,
+    t2Ns: ns(ms.out),
+    t3Ns: ns(ms.out),
+    t4Ns: ns(ms.rtt),
+    rttNs: ns(ms.rtt),
+    outboundNs: ns(ms.out),
+    inboundNs: ns(ms.in),
+    bytes: 41,
+    senderTtl: 255,
+    clockSynced: flags.clockSynced ?? false,
+    late: flags.late ?? false,
+    duplicate: flags.duplicate ?? false,
+    reordered: flags.reordered ?? false,
+  };
+}
+
+/** Direction figures; null fields mean "nothing measured". */
+export function dir(minMs: number | null, avgMs: number | null, maxMs: number | null, jitterMs: number | null, lossPct: number | null): DirectionStats {
+  return { samples: minMs === null ? 0 : 1, minMs, avgMs, maxMs, jitterMs, p50Ms: avgMs, p90Ms: maxMs, p99Ms: maxMs, lossPct };
+}
+
+/** A stats event. */
+export function stats(
+  target: string,
+  d: { outbound: DirectionStats; inbound: DirectionStats; roundtrip: DirectionStats },
+  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound'>> = {},
+): StatsEvent {
+  const received = counts.received ?? 1;
+  return {
+    final: false,
+    result: received > 0 ? 'ok' : 'error',
+    stats: {
+      target,
+      address: '127.0.0.1',
+      port: 20001,
+      sent: counts.sent ?? 1,
+      received,
+      lost: counts.lost ?? 0,
+      lostOutbound: counts.lostOutbound ?? null,
+      lostInbound: counts.lostInbound ?? null,
+      duplicates: 0,
+      reordered: 0,
+      late: 0,
+      ...d,
+      reflectorStateful: counts.lostOutbound !== undefined ? true : null,
+      clockSynced: false,
+      startNs: 0n,
+      endNs: 1n,
+    },
+  };
+}
+
+/** The sample lines (not comments) of one metric family, in order. */
+export function samples(exposition: string, name: string): string[] {
+  return exposition.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+}
+
+/** The value of the sample whose line starts with `prefix` (name and labels), or undefined. */
+export function sampleValue(exposition: string, prefix: string): number | undefined {
+  const line = exposition.split('\n').find((l) => l.startsWith(prefix + ' '));
+  return line === undefined ? undefined : Number(line.slice(prefix.length + 1));
+}

@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MeterProvider, DataPointType, type MetricData, type Histogram } from '@opentelemetry/sdk-metrics';
+import { DeltaReader, SeriesStore } from '../../src/telemetry/series-store.js';
+
+function setup() {
+  const reader = new DeltaReader(100_000);
+  const provider = new MeterProvider({ readers: [reader] });
+  const store = new SeriesStore(reader);
+  const meter = provider.getMeter('t');
+  return { provider, store, meter };
+}
+
+async function metric(store: SeriesStore, name: string): Promise<MetricData | undefined> {
+  const { resourceMetrics } = await store.collect();
+  for (const sm of resourceMetrics.scopeMetrics) for (const m of sm.metrics) if (m.descriptor.name === name) return m;
+  return undefined;
+}
+
+function valueOf(m: MetricData | undefined, attrs: Record<string, string>): unknown {
+  const dp = m?.dataPoints.find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v));
+  return dp?.value;
+}
+
+test('counters stay cumulative across collections although the SDK reads deltas', async () => {
+  const { store, meter, provider } = setup();
+  const c = meter.createCounter('c');
+  c.add(2, { target: 'a' });
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 2);
+  c.add(3, { target: 'a' });
+  c.add(1, { target: 'b' });
+  const m = await metric(store, 'c');
+  assert.equal(m?.dataPointType, DataPointType.SUM);
+  assert.equal(valueOf(m, { target: 'a' }), 5);
+  assert.equal(valueOf(m, { target: 'b' }), 1);
+  // A collection with no new measurements keeps the totals.
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 5);
+  await provider.shutdown();
+});
+
+test('histograms add bucket counts, count and sum and keep min and max', async () => {
+  const { store, meter, provider } = setup();
+  const h = meter.createHistogram('h', { advice: { explicitBucketBoundaries: [1, 10] } });
+  h.record(0.5, { target: 'a' });
+  h.record(5, { target: 'a' });
+  await store.collect();
+  h.record(50, { target: 'a' });
+  h.record(0.25, { target: 'a' });
+  const v = valueOf(await metric(store, 'h'), { target: 'a' }) as Histogram;
+  assert.deepEqual(v.buckets, { boundaries: [1, 10], counts: [2, 1, 1] });
+  assert.equal(v.count, 4);
+  assert.equal(v.sum, 0.5 + 5 + 50 + 0.25);
+  assert.equal(v.min, 0.25);
+  assert.equal(v.max, 50);
+  await provider.shutdown();
+});
+
+test('observable gauges show only what the callback reports now', async () => {
+  const { store, meter, provider } = setup();
+  const current = new Map<string, number>([
+    ['a', 1],
+    ['b', 2],
+  ]);
+  meter.createObservableGauge('g').addCallback((obs) => {
+    for (const [t, v] of current) obs.observe(v, { target: t });
+  });
+  let m = await metric(store, 'g');
+  assert.equal(m?.dataPoints.length, 2);
+  current.delete('a');
+  current.set('b', 7);
+  m = await metric(store, 'g');
+  assert.equal(m?.dataPoints.length, 1);
+  assert.equal(valueOf(m, { target: 'b' }), 7);
+  current.clear();
+  assert.equal(await metric(store, 'g'), undefined, 'a gauge with no series is not exported at all');
+  await provider.shutdown();
+});
+
+test('removeSeries forgets a target, including deltas recorded before the removal', async () => {
+  const { store, meter, provider } = setup();
+  const c = meter.createCounter('c');
+  const h = meter.createHistogram('h');
+  c.add(1, { target: 'a', direction: 'x' });
+  c.add(1, { target: 'b' });
+  await store.collect();
+  // Recorded but not yet collected when the target goes away.
+  c.add(5, { target: 'a', direction: 'x' });
+  h.record(1, { target: 'a' });
+  store.removeSeries('target', 'a');
+  let m = await metric(store, 'c');
+  assert.equal(valueOf(m, { target: 'a' }), undefined);
+  assert.equal(valueOf(m, { target: 'b' }), 1);
+  assert.equal(await metric(store, 'h'), undefined);
+  // Coming back starts from zero, like a restarted counter.
+  c.add(2, { target: 'a', direction: 'x' });
+  m = await metric(store, 'c');
+  assert.equal(valueOf(m, { target: 'a' }), 2);
+  await provider.shutdown();
+});
+
+test('keepSeries cancels a removal that has not been applied yet', async () => {
+  const { store, meter, provider } = setup();
+  const c = meter.createCounter('c');
+  c.add(4, { target: 'a' });
+  await store.collect();
+  store.removeSeries('target', 'a');
+  store.keepSeries('target', 'a');
+  c.add(1, { target: 'a' });
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 5);
+  await provider.shutdown();
+});
+
+test('concurrent collections are serialised, each delta counted once, snapshots never change later', async () => {
+  const { store, meter, provider } = setup();
+  const c = meter.createCounter('c');
+  const first = await (c.add(1, { target: 'a' }), store.collect());
+  const firstPoint = first.resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints[0];
+  assert.equal(firstPoint?.value, 1);
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < 19; i++) {
+    c.add(1, { target: 'a' });
+    // Half of the collections overlap the next recording and the next collection.
+    const p = store.collect();
+    if (i % 2 === 0) pending.push(p);
+    else await p;
+  }
+  await Promise.all(pending);
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 20);
+  assert.equal(firstPoint?.value, 1, 'a snapshot handed out earlier was not mutated by later merges');
+  await provider.shutdown();
+});
