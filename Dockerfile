@@ -17,10 +17,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# npm ci runs the root package's own install step (node-gyp when binding.gyp exists) and its
-# `prepare` script (tsc), so the sources must be in place before it runs.
+# npm ci runs the root package's own install step (the native addon build, which never fails
+# npm ci) and its `prepare` script (tsc), so the sources must be in place before it runs. The
+# image must carry the addon (DSCP, received TTL, kernel timestamps), so it is rebuilt strictly.
 COPY . .
 RUN npm ci --no-audit --no-fund \
+ && if [ -f scripts/build-native.mjs ]; then node scripts/build-native.mjs --strict; fi \
  && npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && mkdir -p /out/dist \
