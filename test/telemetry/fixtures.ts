@@ -2,6 +2,7 @@
  * Helpers for the telemetry tests: plain session events with chosen values, a telemetry layer
  * with a fixed resource (so that `target_info` is reproducible), and a logger that records.
  */
+import { spawnSync } from 'node:child_process';
 import type { DirectionStats, ReplyEvent, StatsEvent, TargetStats } from '../../src/session/events.js';
 import { Telemetry, type TelemetryLogger } from '../../src/telemetry/telemetry.js';
 import type { TelemetryOptions } from '../../src/telemetry/options.js';
@@ -18,11 +19,12 @@ export class RecordingLogger implements TelemetryLogger {
 /** Resource attributes that replace the random instance id and the host name in tests. */
 export const FIXED_RESOURCE = 'service.instance.id=test-instance,host.name=test-host';
 
-/** Starts a telemetry layer with process metrics off and a fixed resource. */
+/** Starts a telemetry layer with a fixed resource (process metrics off unless asked for). */
 export async function startTestTelemetry(
   opts: Partial<TelemetryOptions>,
   env: Record<string, string | undefined> = {},
   logger: TelemetryLogger = new RecordingLogger(),
+  processMetrics = false,
 ): Promise<Telemetry> {
   const saved = process.env.OTEL_RESOURCE_ATTRIBUTES;
   // envDetector reads process.env itself.
@@ -30,7 +32,7 @@ export async function startTestTelemetry(
   try {
     return await Telemetry.start(
       { metrics: false, metricsPort: 0, nodegraph: false, sourceName: 'probe-1', ...opts },
-      { logger, env, serviceVersion: '1.2.3', processMetrics: false },
+      { logger, env, serviceVersion: '1.2.3', processMetrics },
     );
   } finally {
     if (saved === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
@@ -113,4 +115,26 @@ export function samples(exposition: string, name: string): string[] {
 export function sampleValue(exposition: string, prefix: string): number | undefined {
   const line = exposition.split('\n').find((l) => l.startsWith(prefix + ' '));
   return line === undefined ? undefined : Number(line.slice(prefix.length + 1));
+}
+
+/** Whether an external tool is on PATH. */
+export function haveTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Skips a test when a tool is missing, except in CI (CI=true), where a missing tool must fail the
+ * run instead of silently testing less.
+ */
+export function requireTool(t: { skip(msg: string): void }, name: string): boolean {
+  if (haveTool(name)) return true;
+  if (process.env.CI === 'true') throw new Error(`${name} is required in CI (installed by .ci/run) but was not found`);
+  t.skip(`${name} not installed`);
+  return false;
+}
+
+/** Runs `promtool check metrics` on an exposition; returns its exit status and output. */
+export function promtoolCheck(exposition: string): { status: number | null; output: string } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
