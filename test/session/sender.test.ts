@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sender, type SenderOptions } from '../../src/session/sender.js';
+import { ManualClock } from '../../src/session/clock.js';
+import { buildReply, writeReplyT3 } from '../../src/protocol/reflect.js';
+import { decodeSenderPacket } from '../../src/protocol/test-packet.js';
+import type { ReplyEvent, StatsEvent, SenderDropEvent } from '../../src/session/events.js';
+import { FakeTransport, type FakeSocket } from '../helpers/fakes.js';
+
+const OPTS: SenderOptions = {
+  count: 10, intervalMs: 100, padding: [27], timeoutMs: 1000, periodMs: 1000, stamp: false, ssid: 0,
+  errorEstimate: 0x0001, localAddress: '', localPort: 0, splay: false,
+};
+
+/** What a simulated reflector does with packet `seq`: reply after a delay, drop outbound or inbound, duplicate. */
+type Plan = (seq: number) => { fate: 'ok' | 'drop-out' | 'drop-in'; outMs?: number; inMs?: number; dup?: boolean };
+
+async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false) {
+  const clock = new ManualClock();
+  const transport = new FakeTransport();
+  const replies: ReplyEvent[] = [];
+  const stats: StatsEvent[] = [];
+  const drops: SenderDropEvent[] = [];
+  const sender = new Sender({ ...OPTS, ...o }, transport, clock, clock, {
+    onReply: (e) => replies.push(e),
+    onStats: (e) => stats.push(e),
+    onDrop: (e) => drops.push(e),
+  });
+  await sender.addTarget({ name: 't', address: '127.0.0.1', port: 20001, family: 'IPv4' });
+  const sock = transport.sockets[0]!;
+  let reflectorSeq = 0;
+  let handled = 0;
+  const deliveries: { atNs: bigint; data: Buffer }[] = [];
+  for (let step = 0; step < 400; step++) {
+    // Reflect whatever was sent since the last step.
+    for (; handled < sock.sent.length; handled++) {
+      const req = sock.sent[handled]!.data;
+      const seq = decodeSenderPacket(req).seq;
+      const p = plan(seq);
+      if (p.fate === 'drop-out') continue;
+      const t2 = decodeSenderPacket(req).timestampNs + BigInt(Math.round((p.outMs ?? 1) * 1e6));
+      const reply = buildReply(req, req.length, 'twamp', { seq: stateless ? seq : reflectorSeq++, receiveTimestampNs: t2, errorEstimate: 1, senderTtl: 64 });
+      const t3 = t2 + 10_000n;
+      writeReplyT3(reply, t3);
+      if (p.fate === 'drop-in') continue;
+      const at = t3 + BigInt(Math.round((p.inMs ?? 1) * 1e6));
+      deliveries.push({ atNs: at, data: reply });
+      if (p.dup) deliveries.push({ atNs: at + 1000n, data: Buffer.from(reply) });
+    }
+    deliveries.sort((a, b) => (a.atNs < b.atNs ? -1 : 1));
+    while (deliveries.length && deliveries[0]!.atNs <= clock.nowNs()) {
+      const d = deliveries.shift()!;
+      sock.deliver({ data: d.data, rxTimeNs: clock.nowNs() });
+    }
+    clock.advance(5);
+    if (stats.some((s) => s.final)) break;
+  }
+  return { stats, replies, drops, sock, sender, clock };
+}
+
+test('all replies on time: counts, delays from the four timestamps, exit state ok', async () => {
+  const { stats, replies } = await run(() => ({ fate: 'ok', outMs: 2, inMs: 3 }));
+  const f = stats.find((s) => s.final)!;
+  assert.equal(f.result, 'ok');
+  assert.equal(f.stats.sent, 10);
+  assert.equal(f.stats.received, 10);
+  assert.equal(f.stats.lost, 0);
+  assert.equal(f.stats.outbound.lossPct, 0);
+  assert.equal(f.stats.inbound.lossPct, 0);
+  const r = replies[0]!;
+  assert.equal(r.outboundNs, 2_000_000n);
+  assert.equal(r.rttNs, r.t4Ns - r.t1Ns - (r.t3Ns - r.t2Ns));
+  assert.equal(r.senderTtl, 64);
+  assert.ok(f.stats.roundtrip.minMs! >= 5 && f.stats.roundtrip.maxMs! <= 10, `rtt ${f.stats.roundtrip.minMs}..${f.stats.roundtrip.maxMs}`);
+});
+
+test('stateful reflector: losses are split by direction from its counter', async () => {
+  const plan: Plan = (s) => ({ fate: s === 2 || s === 5 ? 'drop-out' : s === 7 ? 'drop-in' : 'ok' });
+  const { stats } = await run(plan);
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.lost, 3);
+  assert.equal(f.reflectorStateful, true);
+  assert.equal(f.lostOutbound, 2);
+  assert.equal(f.lostInbound, 1);
+  assert.equal(f.outbound.lossPct, 20);
+  assert.equal(f.inbound.lossPct, 10);
+  assert.equal(f.roundtrip.lossPct, 30);
+});
+
+test('stateless reflector: only round-trip loss is reported', async () => {
+  const { stats } = await run((s) => ({ fate: s === 3 ? 'drop-out' : s === 6 ? 'drop-in' : 'ok' }), {}, true);
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.lost, 2);
+  assert.equal(f.reflectorStateful, null);
+  assert.equal(f.lostOutbound, null);
+  assert.equal(f.outbound.lossPct, null);
+  assert.equal(f.roundtrip.lossPct, 20);
+});
+
+test('a reply after the timeout is late, not received; the packet counts as lost', async () => {
+  const { stats, replies } = await run((s) => ({ fate: 'ok', inMs: s === 1 ? 1200 : 1 }), { count: 20 });
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.lost, 1);
+  assert.equal(f.late, 1);
+  assert.equal(f.received, 19);
+  assert.equal(replies.filter((r) => r.late).length, 1);
+});
+
+test('duplicates are counted and do not add samples or hide loss', async () => {
+  const { stats } = await run((s) => ({ fate: 'ok', dup: s % 2 === 0 }));
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.duplicates, 5);
+  assert.equal(f.received, 10);
+  assert.equal(f.roundtrip.samples, 10);
+  assert.equal(f.lost, 0);
+});
+
+test('reordering (RFC 4737): a reply older than one already received', async () => {
+  const { stats } = await run((s) => ({ fate: 'ok', inMs: s === 3 ? 250 : 1 }));
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.reordered, 1);
+  assert.equal(f.lost, 0);
+});
+
+test('replies from another address or port, and garbage, are dropped with a reason', async () => {
+  const clock = new ManualClock();
+  const transport = new FakeTransport();
+  const drops: SenderDropEvent[] = [];
+  const sender = new Sender({ ...OPTS, count: 1 }, transport, clock, clock, { onDrop: (e) => drops.push(e) });
+  await sender.addTarget({ name: 't', address: '127.0.0.1', port: 20001, family: 'IPv4' });
+  const sock = transport.sockets[0] as FakeSocket;
+  clock.advance(1);
+  const req = sock.sent[0]!.data;
+  const reply = buildReply(req, req.length, 'twamp', { seq: 0, receiveTimestampNs: clock.nowNs(), errorEstimate: 1, senderTtl: 0 });
+  sock.deliver({ data: reply, rxTimeNs: clock.nowNs(), port: 20002 });
+  sock.deliver({ data: reply, rxTimeNs: clock.nowNs(), address: '127.0.0.2' });
+  sock.deliver({ data: Buffer.alloc(10), rxTimeNs: clock.nowNs() });
+  const wrongT1 = Buffer.from(reply);
+  wrongT1[30] ^= 1;
+  sock.deliver({ data: wrongT1, rxTimeNs: clock.nowNs() });
+  assert.deepEqual(drops.map((d) => d.reason), ['unexpected_source', 'unexpected_source', 'malformed', 'unknown_sequence']);
+  await sender.stop(false);
+});
+
+test('continuous mode reports every period with per-period counts', async () => {
+  const clock = new ManualClock();
+  const transport = new FakeTransport();
+  const stats: StatsEvent[] = [];
+  const sender = new Sender({ ...OPTS, count: 0, periodMs: 1000 }, transport, clock, clock, { onStats: (e) => stats.push(e) });
+  await sender.addTarget({ name: 't', address: '127.0.0.1', port: 20001, family: 'IPv4' });
+  for (let i = 0; i < 350; i++) clock.advance(10); // 3.5 s, nothing answers
+  assert.equal(stats.length, 3);
+  assert.ok(stats.every((s) => !s.final && s.result === 'error'));
+  assert.ok(stats[1]!.stats.lost >= 9 && stats[1]!.stats.lost <= 11, `lost ${stats[1]!.stats.lost}`);
+  assert.equal(stats[1]!.stats.roundtrip.lossPct, 100);
+  await sender.stop(false);
+});
+
+test('schedule is drift-free: packet k leaves at start + k*interval', async () => {
+  const { sock } = await run(() => ({ fate: 'ok' }), { count: 5, intervalMs: 100 });
+  const t1s = sock.sent.map((s) => decodeSenderPacket(s.data).timestampNs);
+  for (let k = 1; k < t1s.length; k++) {
+    const d = Number(t1s[k]! - t1s[0]!) / 1e6;
+    assert.ok(Math.abs(d - k * 100) <= 5, `packet ${k} at ${d} ms`);
+  }
+});
+
+test('padding profile is cycled per packet', async () => {
+  const { sock } = await run(() => ({ fate: 'ok' }), { count: 4, padding: [0, 27, 100] });
+  assert.deepEqual(sock.sent.map((s) => s.data.length), [14, 41, 114, 14]);
+});
