@@ -19,24 +19,33 @@ export class RecordingLogger implements TelemetryLogger {
 /** Resource attributes that replace the random instance id and the host name in tests. */
 export const FIXED_RESOURCE = 'service.instance.id=test-instance,host.name=test-host';
 
-/** Starts a telemetry layer with a fixed resource (process metrics off unless asked for). */
+/**
+ * Starts a telemetry layer with a fixed resource (process metrics off unless asked for). `env` is
+ * both handed to the options resolver and set in process.env while starting, because the OTLP
+ * exporters and the resource detector read process.env themselves.
+ */
 export async function startTestTelemetry(
   opts: Partial<TelemetryOptions>,
-  env: Record<string, string | undefined> = {},
+  env: Record<string, string> = {},
   logger: TelemetryLogger = new RecordingLogger(),
   processMetrics = false,
 ): Promise<Telemetry> {
-  const saved = process.env.OTEL_RESOURCE_ATTRIBUTES;
-  // envDetector reads process.env itself.
-  process.env.OTEL_RESOURCE_ATTRIBUTES = FIXED_RESOURCE;
+  const vars: Record<string, string> = {
+    ...env,
+    OTEL_RESOURCE_ATTRIBUTES: env.OTEL_RESOURCE_ATTRIBUTES ? `${FIXED_RESOURCE},${env.OTEL_RESOURCE_ATTRIBUTES}` : FIXED_RESOURCE,
+  };
+  const saved = new Map(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
   try {
     return await Telemetry.start(
       { metrics: false, metricsPort: 0, nodegraph: false, sourceName: 'probe-1', ...opts },
       { logger, env, serviceVersion: '1.2.3', processMetrics },
     );
   } finally {
-    if (saved === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
-    else process.env.OTEL_RESOURCE_ATTRIBUTES = saved;
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
