@@ -6,7 +6,7 @@
  * Options it cannot honour are refused with UnsupportedFeatureError, never ignored.
  */
 import * as dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Clock } from '../session/clock.js';
 import { systemClock } from '../session/clock.js';
 import type {
@@ -69,7 +69,9 @@ class DgramSocket implements DatagramSocket {
   }
 
   send(data: Buffer, port: number, address: string): void {
-    this.sock.send(data, port, address, (err) => {
+    // A dual-stack IPv6 socket reaches IPv4 peers through their IPv4-mapped address.
+    const to = this.family === 'IPv6' && isIPv4(address) ? `::ffff:${address}` : address;
+    this.sock.send(data, port, to, (err) => {
       if (err) this.errorHandler(err);
     });
   }
