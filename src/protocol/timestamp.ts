@@ -50,10 +50,29 @@ export function ntpToNs(seconds: number, fraction: number): bigint {
   return (secs - NTP_UNIX_OFFSET_S) * NS_PER_S + (frac * NS_PER_S + TWO_32 / 2n) / TWO_32;
 }
 
-/** Writes `ns` as an NTP timestamp at `offset`. */
+/**
+ * Writes `ns` as an NTP timestamp at `offset`. This is on the reflector's hot path, so it does one
+ * BigInt division and finishes in doubles: rem * 2^32 is exact in a double (< 2^62, a power-of-two
+ * scaling), and the quotient by 1e9 is off by at most 2^-22, while its fractional part (k / 1953125,
+ * odd denominator) is never closer than 2.56e-7 to one half, so Math.round rounds as exactly as
+ * nsToNtp does (the tests compare the two).
+ */
 export function writeNtp(buf: Buffer, offset: number, ns: bigint): void {
-  const { seconds, fraction } = nsToNtp(ns);
-  buf.writeUInt32BE(seconds, offset);
+  if (ns < 0n) {
+    const { seconds, fraction } = nsToNtp(ns);
+    buf.writeUInt32BE(seconds, offset);
+    buf.writeUInt32BE(fraction, offset + 4);
+    return;
+  }
+  const secs = ns / NS_PER_S;
+  const rem = Number(ns - secs * NS_PER_S);
+  let fraction = Math.round((rem * 4_294_967_296) / 1e9);
+  let s = Number(secs) + 2_208_988_800;
+  if (fraction === 4_294_967_296) {
+    fraction = 0;
+    s += 1;
+  }
+  buf.writeUInt32BE(s % 4_294_967_296, offset);
   buf.writeUInt32BE(fraction, offset + 4);
 }
 

@@ -53,3 +53,23 @@ test('PTP truncated format is seconds since 1970 and nanoseconds', () => {
   assert.equal(buf.toString('hex'), '65920080' + '075bcd15');
   assert.equal(readPtp(buf, 0), 1_704_067_200_123_456_789n);
 });
+
+test('the fast writeNtp agrees with the exact BigInt conversion bit for bit', () => {
+  fc.assert(
+    fc.property(fc.bigInt(0n, 4_000_000_000n * 1_000_000_000n), (ns) => {
+      const buf = Buffer.alloc(8);
+      writeNtp(buf, 0, ns);
+      const exact = nsToNtp(ns);
+      return buf.readUInt32BE(0) === exact.seconds && buf.readUInt32BE(4) === exact.fraction;
+    }),
+    { numRuns: 20_000 },
+  );
+  // A thousand points spread over the second, at two epochs.
+  const buf = Buffer.alloc(8);
+  for (const base of [0n, 1_704_067_200_000_000_000n]) {
+    for (let r = 0n; r < 1_000_000_000n; r += 999_983n) {
+      writeNtp(buf, 0, base + r);
+      assert.equal(buf.readUInt32BE(4), nsToNtp(base + r).fraction);
+    }
+  }
+});

@@ -1,0 +1,72 @@
+/**
+ * Sender cost: CPU and memory of one `twampy sender` process measuring 100 targets at 10
+ * packets/s each, against a minimal node:dgram pinger doing the same sends and reply matching in
+ * the same run (the baseline). CPU is read from /proc/PID/stat over a fixed window after warm-up.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const PINGER = fileURLToPath(new URL('./pinger.js', import.meta.url));
+const TARGETS = 100;
+const WARMUP_S = 3;
+const WINDOW_S = 10;
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function measure(p: ChildProcess): Promise<{ cpuPct: number; rssMiB: number }> {
+  await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  const c0 = cpuTicks(p.pid!);
+  await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
+  const c1 = cpuTicks(p.pid!);
+  const TICKS = 100; // USER_HZ on Linux
+  return { cpuPct: ((c1 - c0) / TICKS / WINDOW_S) * 100, rssMiB: rssMiB(p.pid!) };
+}
+
+async function kill(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  await new Promise<void>((r) => {
+    p.once('exit', () => r());
+    p.kill('SIGTERM');
+  });
+}
+
+/** Runs the sender cost benchmark; returns a markdown table. */
+export async function run(): Promise<string> {
+  const responder = spawn(process.execPath, [CLI, 'responder', '0.0.0.0:0', '--rate-limit', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TWAMPY_NATIVE: '0' } });
+  const port = await new Promise<number>((resolve) => {
+    let out = '';
+    responder.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on 0\.0\.0\.0:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  const targets = Array.from({ length: TARGETS }, (_, i) => `127.0.0.${i + 1}:${port}`);
+  try {
+    const base = spawn(process.execPath, [PINGER, String(port), String(TARGETS), '100'], { stdio: 'ignore' });
+    const b = await measure(base);
+    await kill(base);
+    const sender = spawn(process.execPath, [CLI, 'sender', ...targets, '--forever', '-i', '100', '-q', '--period', '5', '--json'], { stdio: 'ignore', env: { ...process.env, TWAMPY_NATIVE: '0' } });
+    const s = await measure(sender);
+    await kill(sender);
+    return [
+      `| 100 targets x 10 pkt/s (${WINDOW_S} s window) | CPU (% of one core) | RSS (MiB) |`,
+      '|---|---:|---:|',
+      `| minimal dgram pinger (baseline) | ${b.cpuPct.toFixed(1)} | ${b.rssMiB.toFixed(0)} |`,
+      `| twampy sender | ${s.cpuPct.toFixed(1)} | ${s.rssMiB.toFixed(0)} |`,
+      `| ratio | ${(s.cpuPct / b.cpuPct).toFixed(2)} | ${(s.rssMiB / b.rssMiB).toFixed(2)} |`,
+    ].join('\n');
+  } finally {
+    await kill(responder);
+  }
+}
