@@ -420,7 +420,8 @@ export class ControlServer {
     const tryPort = async (port: number) => {
       if (port !== 0 && this.usedPorts.has(port)) return null;
       try {
-        return await this.transport.open({ address, port, ...(tos === undefined ? {} : { tos }) });
+        // TTL 255 as twampd does: the sender reads 255 - TTL as the hop count of the reply.
+        return await this.transport.open({ address, port, ttl: 255, ...(tos === undefined ? {} : { tos }) });
       } catch {
         return null;
       }
