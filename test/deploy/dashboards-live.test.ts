@@ -6,73 +6,40 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { CLI, startCli } from '../helpers/cli.js';
 import { loadDashboards, parseLabelValues, queriesOf, substitute, type PanelQuery } from './dashboards.js';
 import { freePort, startPrometheus } from './prometheus.js';
-import { haveTool, repoPath } from './util.js';
+import { haveTool } from './util.js';
 
-const CLI = repoPath('dist', 'src', 'cli', 'main.js');
 const JOB = 'twampy';
-
-interface Child {
-  proc: ChildProcess;
-  output: () => string;
-}
-
-/** Starts `twampy ARGS` from the build, keeping a bounded copy of its output. */
-function twampy(args: string[]): Child {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d: Buffer): void => {
-    if (out.length < 50_000) out += d.toString();
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  return { proc, output: () => out };
-}
-
-/** Waits (bounded) for a responder's "listening on ADDR:PORT" line and returns the port. */
-async function listeningPort(c: Child, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = /twampy responder listening on \S*:(\d+)/.exec(c.output());
-    if (m) return Number(m[1]);
-    if (c.proc.exitCode !== null) throw new Error(`responder exited ${c.proc.exitCode}: ${c.output()}`);
-    if (Date.now() > deadline) throw new Error(`responder not listening after ${timeoutMs} ms: ${c.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Stops a child with SIGTERM, then SIGKILL after a bound. */
-async function stopChild(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  const exited = new Promise((r) => c.proc.once('exit', r));
-  c.proc.kill('SIGTERM');
-  const timer = setTimeout(() => c.proc.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 test('every panel query of every dashboard returns data from a live twampy', { timeout: 120_000 }, async (t) => {
   if (!haveTool(t, 'prometheus')) return;
   assert.ok(existsSync(CLI), `${CLI} is built (npm test runs tsc first)`);
-  const children: Child[] = [];
+  const children: Array<Awaited<ReturnType<typeof startCli>>> = [];
   t.after(async () => {
-    await Promise.all(children.map(stopChild));
+    await Promise.all(children.map((c) => c.stop()));
   });
 
   const [metricsA, metricsB, metricsS] = [await freePort(), await freePort(), await freePort()];
-  const responder = (name: string, metricsPort: number): Child =>
-    twampy(['responder', '127.0.0.1:0', '--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--source-name', name]);
-  const a = responder('responder-a', metricsA);
-  const b = responder('responder-b', metricsB);
-  children.push(a, b);
-  const [portA, portB] = await Promise.all([listeningPort(a, 15_000), listeningPort(b, 15_000)]);
-  const sender = twampy([
-    'sender', `127.0.0.1:${portA}`, `127.0.0.1:${portB}`, '--forever', '--period', '2', '--interval', '50',
-    '--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsS), '--nodegraph', '--source-name', 'sender', '-q',
-  ]);
+  const responder = (name: string, metricsPort: number): ReturnType<typeof startCli> =>
+    startCli(
+      ['responder', '127.0.0.1:0', '--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--source-name', name],
+      /twampy responder listening on \S*:(\d+)/,
+    );
+  // One at a time, so that every started child is stopped even when a later one fails to start.
+  const a = await responder('responder-a', metricsA);
+  children.push(a);
+  const b = await responder('responder-b', metricsB);
+  children.push(b);
+  const sender = await startCli(
+    [
+      'sender', `127.0.0.1:${a.match[1]}`, `127.0.0.1:${b.match[1]}`, '--forever', '--period', '2', '--interval', '50',
+      '--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsS), '--nodegraph', '--source-name', 'sender', '-q',
+    ],
+    /metrics on http:/,
+  );
   children.push(sender);
 
   const prom = await startPrometheus(JOB, [metricsA, metricsB, metricsS].map((p) => `127.0.0.1:${p}`), 1);
