@@ -11,7 +11,7 @@
  */
 
 /** Instrument kinds used by twampy. Observable kinds are read at collection time. */
-export type MetricKind = 'counter' | 'observable_counter' | 'observable_gauge' | 'histogram';
+export type MetricKind = 'counter' | 'gauge' | 'observable_counter' | 'observable_gauge' | 'histogram';
 
 /** One entry of the catalogue. */
 export interface MetricSpec {
@@ -65,7 +65,7 @@ export const PROCESSING_BUCKETS_S: readonly number[] = [
 export const SENDER_METRICS = {
   latencyMin: {
     name: 'twampy_latency_min',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: 'ms',
     labels: STD,
     help: 'TWAMP min latency in ms over the last round or period',
@@ -73,7 +73,7 @@ export const SENDER_METRICS = {
   },
   latencyAvg: {
     name: 'twampy_latency_avg',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: 'ms',
     labels: STD,
     help: 'TWAMP avg latency in ms over the last round or period',
@@ -81,7 +81,7 @@ export const SENDER_METRICS = {
   },
   latencyMax: {
     name: 'twampy_latency_max',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: 'ms',
     labels: STD,
     help: 'TWAMP max latency in ms over the last round or period',
@@ -89,7 +89,7 @@ export const SENDER_METRICS = {
   },
   jitter: {
     name: 'twampy_jitter',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: 'ms',
     labels: STD,
     help: 'TWAMP jitter (RFC 3550) in ms at the end of the last round or period',
@@ -97,7 +97,7 @@ export const SENDER_METRICS = {
   },
   loss: {
     name: 'twampy_loss',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: '%',
     labels: STD,
     help: 'TWAMP loss in percent of packets sent in the last round or period',
@@ -105,7 +105,7 @@ export const SENDER_METRICS = {
   },
   result: {
     name: 'twampy_result',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: '1',
     labels: [LABEL.source, LABEL.target, LABEL.result],
     help: 'TWAMP result of the last round or period: 1 for the current state (ok or error), 0 for the other',
@@ -113,7 +113,7 @@ export const SENDER_METRICS = {
   },
   edge: {
     name: 'twampy_edge',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: '1',
     labels: [LABEL.id, LABEL.source, LABEL.target],
     help: 'Edge for the Grafana node graph, 1 while the target is configured; loss and latency come from twampy_loss and twampy_latency_avg',
@@ -178,7 +178,7 @@ export const SENDER_METRICS = {
   },
   clockSynced: {
     name: 'twampy_clock_synchronized',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: '1',
     labels: ST,
     help: '1 when both ends of the last reply claimed a synchronised clock (S bit), else 0',
@@ -222,7 +222,7 @@ export const RESPONDER_METRICS = {
   },
   sessions: {
     name: 'twampy_responder_active_sessions',
-    kind: 'observable_gauge',
+    kind: 'gauge',
     unit: '{session}',
     labels: [LABEL.source],
     help: 'Sessions (sender address and port) the responder currently holds',

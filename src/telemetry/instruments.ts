@@ -2,7 +2,7 @@
  * Creates OpenTelemetry instruments from catalogue entries, so that names, units and help texts
  * come from `catalog.ts` only.
  */
-import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
+import type { Counter, Gauge, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import type { MetricSpec } from './catalog.js';
 
 type Spec<K extends MetricSpec['kind']> = MetricSpec & { kind: K };
@@ -19,6 +19,11 @@ export function histogram(meter: Meter, spec: Spec<'histogram'>, boundaries: rea
     unit: spec.unit,
     advice: { explicitBucketBoundaries: [...boundaries] },
   });
+}
+
+/** A synchronous gauge for a catalogue entry (recording NaN removes the series, see series-store.ts). */
+export function gauge(meter: Meter, spec: Spec<'gauge'>): Gauge {
+  return meter.createGauge(spec.name, { description: spec.help, unit: spec.unit });
 }
 
 /** An observable gauge for a catalogue entry (observed from a batch callback). */

@@ -6,16 +6,15 @@
  *
  *   session events -> SenderMetrics / ResponderMetrics -> instruments on MeterProvider "record"
  *     -> DeltaReader -> SeriesStore (cumulative, forgets removed targets)
- *        -> PrometheusSerializer -> GET /metrics
+ *        -> prometheus-text.ts -> GET /metrics
  *        -> PeriodicExportingMetricReader on MeterProvider "export" -> OTLP/HTTP
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Attributes, Counter } from '@opentelemetry/api';
-import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type CollectionResult } from '@opentelemetry/sdk-metrics';
 import type { ResponderObserver, SenderObserver } from '../session/events.js';
 import { EXPORTER_METRICS, LABEL } from './catalog.js';
 import { counter } from './instruments.js';
@@ -93,7 +92,6 @@ export class Telemetry {
   private responderMetrics?: ResponderMetrics;
   private ready = false;
   private closed = false;
-  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
 
   private constructor(
     private readonly opts: TelemetryOptions,
@@ -172,7 +170,7 @@ export class Telemetry {
 
   /** The responder's observer (created on first use). */
   responder(): ResponderObserver {
-    this.responderMetrics ??= new ResponderMetrics(this.recordProvider.getMeter(SCOPE_NAME), this.source);
+    this.responderMetrics ??= new ResponderMetrics(this.recordProvider.getMeter(SCOPE_NAME), this.store, this.source);
     return this.responderMetrics;
   }
 
@@ -190,9 +188,14 @@ export class Telemetry {
 
   /** The current Prometheus exposition text. */
   async exposition(): Promise<string> {
-    const { resourceMetrics, errors } = await this.store.collect();
+    const { text, errors } = await this.store.exposition();
     if (errors.length > 0) this.logger.limited('telemetry-collect', `metrics collection: ${errors.map(String).join('; ')}`);
-    return this.serializer.serialize(resourceMetrics);
+    return text;
+  }
+
+  /** The current cumulative points, as the OTLP reader gets them. */
+  collect(): Promise<CollectionResult> {
+    return this.store.collect();
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { PROCESSING_BUCKETS_S } from '../../src/telemetry/catalog.js';
 import { dir, reply, samples, sampleValue, startTestTelemetry, stats } from './fixtures.js';
 
@@ -37,7 +38,7 @@ test('golden: sender and responder series, types, units and labels', async () =>
       stats(
         T,
         { outbound: dir(2, 9.667, 20, 1.5, 25), inbound: dir(3, 13.667, 30, 2.5, 0), roundtrip: dir(5, 23.333, 50, 3.25, 25) },
-        { sent: 4, received: 3, lost: 1, lostOutbound: 1, lostInbound: 0 },
+        { sent: 4, received: 3, lost: 1, lostOutbound: 1, lostInbound: 0, clockSynced: true },
       ),
     );
     s.onDrop?.({ reason: 'malformed', address: '192.0.2.1', port: 9 });
@@ -151,6 +152,9 @@ ${histogramLines('twampy_responder_processing_seconds', 'source="probe-1"', PROC
 twampy_responder_active_sessions{source="probe-1"} 2
 `;
     assert.equal(await t.exposition(), expected);
+    // Our writer and the SDK's PrometheusSerializer agree byte for byte on the same points.
+    const sdk = new PrometheusSerializer(undefined, false, undefined, false, true);
+    assert.equal(sdk.serialize((await t.collect()).resourceMetrics), expected);
   } finally {
     await t.shutdown();
   }
@@ -160,10 +164,11 @@ test('a failed round removes latency and jitter instead of leaving the last good
   const t = await startTestTelemetry({});
   try {
     const s = t.sender();
-    s.onStats?.(stats(T, { outbound: dir(1, 2, 3, 0.5, 0), inbound: dir(1, 2, 3, 0.5, 0), roundtrip: dir(2, 4, 6, 1, 0) }));
+    s.onStats?.(stats(T, { outbound: dir(1, 2, 3, 0.5, 0), inbound: dir(1, 2, 3, 0.5, 0), roundtrip: dir(2, 4, 6, 1, 0) }, { clockSynced: true }));
     let text = await t.exposition();
     assert.equal(samples(text, 'twampy_latency_avg').length, 3);
     assert.equal(sampleValue(text, `twampy_result{${S},twampy_result="ok"}`), 1);
+    assert.equal(sampleValue(text, `twampy_clock_synchronized{${S}}`), 1);
 
     // Every packet of the next period lost: no samples, loss 100 %, result error.
     const none = dir(null, null, null, null, 100);
@@ -175,6 +180,8 @@ test('a failed round removes latency and jitter instead of leaving the last good
     assert.deepEqual(samples(text, 'twampy_loss'), [`twampy_loss{${S},direction="roundtrip"} 100`]);
     assert.equal(sampleValue(text, `twampy_result{${S},twampy_result="ok"}`), 0);
     assert.equal(sampleValue(text, `twampy_result{${S},twampy_result="error"}`), 1);
+    // A period without replies says nothing new about the clocks.
+    assert.equal(sampleValue(text, `twampy_clock_synchronized{${S}}`), 1);
 
     // Good again, then a target error (e.g. the socket failed): figures go, result is error.
     s.onStats?.(stats(T, { outbound: dir(1, 2, 3, 0.5, 0), inbound: dir(1, 2, 3, 0.5, 0), roundtrip: dir(2, 4, 6, 1, 0) }));
@@ -184,6 +191,12 @@ test('a failed round removes latency and jitter instead of leaving the last good
     assert.deepEqual(samples(text, 'twampy_latency_avg'), []);
     assert.equal(sampleValue(text, `twampy_result{${S},twampy_result="error"}`), 1);
     assert.equal(sampleValue(text, `twampy_target_errors_total{${S},reason="err_socket"}`), 1);
+
+    // An error about a name that is not measured is counted but creates no other series.
+    s.onTargetError?.({ target: 'nowhere.invalid:20001', code: 'ERR_RESOLVE', message: 'ENOTFOUND' });
+    text = await t.exposition();
+    assert.equal(sampleValue(text, 'twampy_target_errors_total{source="probe-1",target="nowhere.invalid:20001",reason="err_resolve"}'), 1);
+    assert.equal(text.split('\n').filter((l) => l.includes('nowhere.invalid')).length, 1);
   } finally {
     await t.shutdown();
   }
@@ -202,7 +215,6 @@ test('one-way histograms need synchronised clocks unless forced; negative one-wa
       assert.equal(sampleValue(text, `twampy_delay_seconds_count{${S},direction="roundtrip"}`), 2);
       assert.equal(sampleValue(text, `twampy_delay_seconds_count{${S},direction="outbound"}`), force ? 1 : undefined);
       assert.equal(sampleValue(text, `twampy_delay_seconds_count{${S},direction="inbound"}`), force ? 2 : undefined);
-      assert.equal(sampleValue(text, `twampy_clock_synchronized{${S}}`), 0);
     } finally {
       await t.shutdown();
     }

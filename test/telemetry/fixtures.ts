@@ -88,7 +88,7 @@ export function dir(minMs: number | null, avgMs: number | null, maxMs: number | 
 export function stats(
   target: string,
   d: { outbound: DirectionStats; inbound: DirectionStats; roundtrip: DirectionStats },
-  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound'>> = {},
+  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound' | 'clockSynced'>> = {},
 ): StatsEvent {
   const received = counts.received ?? 1;
   return {
@@ -108,7 +108,7 @@ export function stats(
       late: 0,
       ...d,
       reflectorStateful: counts.lostOutbound !== undefined ? true : null,
-      clockSynced: false,
+      clockSynced: counts.clockSynced ?? false,
       startNs: 0n,
       endNs: 1n,
     },

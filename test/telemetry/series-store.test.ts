@@ -55,24 +55,64 @@ test('histograms add bucket counts, count and sum and keep min and max', async (
   await provider.shutdown();
 });
 
-test('observable gauges show only what the callback reports now', async () => {
+test('gauges keep their last value; NaN removes the series, in order with other measurements', async () => {
   const { store, meter, provider } = setup();
-  const current = new Map<string, number>([
-    ['a', 1],
-    ['b', 2],
-  ]);
-  meter.createObservableGauge('g').addCallback((obs) => {
-    for (const [t, v] of current) obs.observe(v, { target: t });
-  });
+  const g = meter.createGauge('g');
+  const a = { target: 'a' };
+  const b = { target: 'b' };
+  g.record(1, a);
+  g.record(2, b);
   let m = await metric(store, 'g');
+  assert.equal(m?.dataPointType, DataPointType.GAUGE);
   assert.equal(m?.dataPoints.length, 2);
-  current.delete('a');
-  current.set('b', 7);
+  // Nothing new recorded: the last values stay.
+  assert.equal(valueOf(await metric(store, 'g'), a), 1);
+  g.record(NaN, a);
+  g.record(7, b);
   m = await metric(store, 'g');
-  assert.equal(m?.dataPoints.length, 1);
-  assert.equal(valueOf(m, { target: 'b' }), 7);
-  current.clear();
+  assert.equal(valueOf(m, a), undefined);
+  assert.equal(valueOf(m, b), 7);
+  // NaN then a value within one collection: the value wins; a value then NaN: the series goes.
+  g.record(NaN, a);
+  g.record(3, a);
+  g.record(8, b);
+  g.record(NaN, b);
+  m = await metric(store, 'g');
+  assert.equal(valueOf(m, a), 3);
+  assert.equal(valueOf(m, b), undefined);
+  g.record(NaN, a);
   assert.equal(await metric(store, 'g'), undefined, 'a gauge with no series is not exported at all');
+  await provider.shutdown();
+});
+
+test('observable instruments are read at every collection', async () => {
+  const { store, meter, provider } = setup();
+  let v = 1;
+  meter.createObservableGauge('o').addCallback((obs) => obs.observe(v, { k: 'x' }));
+  let total = 10;
+  meter.createObservableCounter('oc').addCallback((obs) => obs.observe(total));
+  assert.equal(valueOf(await metric(store, 'o'), { k: 'x' }), 1);
+  v = 5;
+  total = 25;
+  assert.equal(valueOf(await metric(store, 'o'), { k: 'x' }), 5);
+  // The SDK turns the observed cumulative total into deltas; the store adds them back up.
+  assert.equal(valueOf(await metric(store, 'oc'), {}), 25);
+  await provider.shutdown();
+});
+
+test('functions registered with onBeforeDrain run before the SDK is read', async () => {
+  const { store, meter, provider } = setup();
+  const c = meter.createCounter('c');
+  let pending = 0;
+  store.onBeforeDrain(() => {
+    if (pending) c.add(pending, { target: 'a' });
+    pending = 0;
+  });
+  pending = 3;
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 3);
+  pending = 4;
+  const { text } = await store.exposition();
+  assert.match(text, /^c_total\{target="a"\} 7$/m);
   await provider.shutdown();
 });
 
