@@ -27,7 +27,8 @@ export async function runDemo(args: Args): Promise<void> {
   });
   const port = responder.listening[0]!.port;
   process.stdout.write(`twampy demo: responder on 127.0.0.1:${port}, sender measuring it every ${args.interval} ms; Ctrl-C to stop\n`);
-  if (telemetry?.metricsUrl) process.stdout.write(`metrics on ${telemetry.metricsUrl}\n`);
+  // The server listens on every interface; print the address a browser on this machine can open.
+  if (telemetry?.metricsUrl) process.stdout.write(`metrics on ${telemetry.metricsUrl.replace(/\/\/(\[::\]|0\.0\.0\.0)/, '//localhost')}\n`);
   const senderArgs: Args = { ...args, targets: [`127.0.0.1:${port}`], forever: true, metrics: false, otlp: undefined };
   const observers = telemetry ? [telemetry.sender()] : [];
   const stop = async () => {
