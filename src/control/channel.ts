@@ -105,14 +105,18 @@ export class ControlChannel {
     if (!this.closed) this.socket.write(data);
   }
 
-  /** Encrypts whole blocks and adds their plaintext to the next outgoing HMAC (Server-Start's last block). */
-  writePrefixBlocks(plain: Buffer): void {
+  /**
+   * Writes `clear` as is, then `plain` encrypted (when secure) with its plaintext added to the
+   * next outgoing HMAC: Server-Start's clear head and its last block. One write, because some
+   * clients (nokia/twampy) take one TCP read for one message.
+   */
+  writeClearThenPrefix(clear: Buffer, plain: Buffer): void {
     if (!this.enc) {
-      this.writeRaw(plain);
+      this.writeRaw(Buffer.concat([clear, plain]));
       return;
     }
     this.sendPrefix.push(Buffer.from(plain));
-    this.writeRaw(this.enc.update(plain));
+    this.writeRaw(Buffer.concat([clear, this.enc.update(plain)]));
   }
 
   /** Sends a message whose last 16 octets are its HMAC field (filled here when secure). */

@@ -268,9 +268,8 @@ export class ControlServer {
       ch.setKeys({ aesKey: conn.aesKey, hmacKey: conn.hmacKey, writeIv: serverIv, readIv: setup.clientIv });
     }
     const ss = encodeServerStart({ accept: Accept.OK, serverIv, startTimeNs: this.startNs });
-    ch.writeRaw(ss.subarray(0, 32));
     // The Start-Time block is the first of the server's CBC stream and opens its first HMAC.
-    ch.writePrefixBlocks(ss.subarray(32, 48));
+    ch.writeClearThenPrefix(ss.subarray(0, 32), ss.subarray(32, 48));
 
     for (;;) {
       const first = await ch.readBlocks(BLOCK, 0);
