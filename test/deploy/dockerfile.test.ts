@@ -25,11 +25,14 @@ for (const line of instructions) {
   stages.at(-1)?.push(line);
 }
 
-test('two stages on a pinned node:20 bookworm-slim base; the build stage has the addon toolchain', () => {
+test('two stages on a pinned Node LTS bookworm-slim base; the build stage has the addon toolchain', () => {
   assert.equal(stages.length, 2);
   const arg = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile);
   assert.ok(arg, 'the base image is one ARG used by both stages');
-  assert.match(arg[1]!, /^node:20\.\d+\.\d+-bookworm-slim$/, 'pinned to a full Node 20 version');
+  // An even (LTS) major the project supports (engines >= 20), pinned to a full version.
+  assert.match(arg[1]!, /^node:(\d+)\.\d+\.\d+-bookworm-slim$/, 'pinned to a full Node version');
+  const major = Number(/^node:(\d+)/.exec(arg[1]!)![1]);
+  assert.ok(major >= 20 && major % 2 === 0, `Node ${major} is an LTS line the project supports`);
   assert.match(stages[0]![0]!, /^FROM \$\{NODE_IMAGE\} AS build$/);
   assert.match(stages[1]![0]!, /^FROM \$\{NODE_IMAGE\}$/);
   const build = stages[0]!.join('\n');
