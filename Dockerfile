@@ -3,8 +3,8 @@
 #   docker build -t twampy .
 #   docker run --rm -p 20001:20001/udp -p 8000:8000 twampy responder --metrics
 #
-# Two stages: the build stage compiles the TypeScript (and the optional native socket addon, when
-# the repository has a binding.gyp) with the full toolchain; the runtime stage carries only the
+# Two stages: the build stage compiles the TypeScript and the native socket addon
+# (native/twampy_native.c) with the full toolchain; the runtime stage carries only the
 # compiled JavaScript, the production dependencies and the addon, runs as the unprivileged `node`
 # user and writes nothing, so it runs with a read-only root filesystem.
 # Works with the classic builder (no BuildKit-only syntax) so `docker-compose build` 1.29 builds it.
@@ -12,7 +12,8 @@
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
-# python3, make and g++ build the native addon (node-gyp) when the repository has one.
+# The C toolchain builds the native addon (scripts/build-native.mjs; python3 and make serve
+# `node-gyp rebuild` with binding.gyp).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
