@@ -12,6 +12,17 @@ import { observableCounter, observableGauge } from './instruments.js';
 /** Window over which the event-loop delay figures are computed. */
 const LOOP_WINDOW_MS = 10_000;
 
+/**
+ * Sampling timer of the event-loop delay monitor. Node records the time between two ticks of
+ * this timer, so an idle loop reads as ~10 ms; the resolution is subtracted to report the delay.
+ */
+const LOOP_RESOLUTION_MS = 10;
+
+/** Event-loop delay in seconds from a monitor reading in nanoseconds. */
+function loopDelayS(ns: number): number {
+  return Math.max(0, ns - LOOP_RESOLUTION_MS * 1e6) / 1e9;
+}
+
 /** Reads the soft limit of open files from /proc (Linux), or null elsewhere. */
 function readMaxFds(): number | null {
   try {
@@ -38,10 +49,11 @@ function countOpenFds(): number | null {
 
 /** Registers the process metrics on `meter`; returns a function that stops the loop sampler. */
 export function registerProcessMetrics(meter: Meter): () => void {
-  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
   let windowStart = performance.now();
   let loopFigures = { p50: 0, p99: 0, max: 0 };
+  let firstWindowDone = false;
   const startTimeS = Math.round(performance.timeOrigin) / 1000;
   const maxFds = readMaxFds();
 
@@ -77,13 +89,15 @@ export function registerProcessMetrics(meter: Meter): () => void {
       // A fixed window rather than "since the last scrape", so that two readers (Prometheus and
       // OTLP) see the same figures instead of each resetting the other's.
       const now = performance.now();
-      if (now - windowStart >= LOOP_WINDOW_MS && loop.count > 0) {
-        loopFigures = { p50: loop.percentile(50) / 1e9, p99: loop.percentile(99) / 1e9, max: loop.max / 1e9 };
+      const complete = now - windowStart >= LOOP_WINDOW_MS;
+      // Before the first window completes, show what there is rather than zeros.
+      if (loop.count > 0 && (complete || !firstWindowDone)) {
+        loopFigures = { p50: loopDelayS(loop.percentile(50)), p99: loopDelayS(loop.percentile(99)), max: loopDelayS(loop.max) };
+      }
+      if (complete && loop.count > 0) {
         loop.reset();
         windowStart = now;
-      } else if (loop.count > 0 && loopFigures.max === 0) {
-        // First window not complete yet: show what there is rather than zeros.
-        loopFigures = { p50: loop.percentile(50) / 1e9, p99: loop.percentile(99) / 1e9, max: loop.max / 1e9 };
+        firstWindowDone = true;
       }
       obs.observe(loopP50, loopFigures.p50);
       obs.observe(loopP99, loopFigures.p99);

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RecordingLogger, sampleValue, startTestTelemetry } from './fixtures.js';
+
+test('Node process metrics: CPU, memory, start time, file descriptors, event-loop delay', async () => {
+  const t = await startTestTelemetry({}, {}, new RecordingLogger(), true);
+  try {
+    // Let the delay monitor tick once (its first tick only starts the clock), then block the
+    // event loop for 60 ms: the monitor must see it.
+    await new Promise((r) => setTimeout(r, 50));
+    const until = performance.now() + 60;
+    while (performance.now() < until) {
+      /* busy on purpose */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const text = await t.exposition();
+    const v = (name: string) => {
+      const x = sampleValue(text, name);
+      assert.ok(x !== undefined, `${name} missing`);
+      return x;
+    };
+    assert.ok(v('process_cpu_seconds_total') >= 0.06, 'the busy loop is in the CPU time');
+    assert.ok(Math.abs(v('process_cpu_seconds_total') - v('process_cpu_user_seconds_total') - v('process_cpu_system_seconds_total')) < 1e-6);
+    assert.ok(v('process_resident_memory_bytes') > v('nodejs_heap_size_used_bytes'));
+    assert.ok(v('nodejs_heap_size_total_bytes') >= v('nodejs_heap_size_used_bytes'));
+    const age = Date.now() / 1000 - v('process_start_time_seconds');
+    assert.ok(age > 0 && age < process.uptime() + 5, `start time ${age} s ago`);
+    if (process.platform === 'linux') {
+      assert.ok(v('process_open_fds') > 2);
+      assert.ok(v('process_max_fds') >= v('process_open_fds'));
+    }
+    assert.ok(v('nodejs_eventloop_delay_max_seconds') >= 0.04, `loop max ${v('nodejs_eventloop_delay_max_seconds')} s after a 60 ms block`);
+    assert.ok(v('nodejs_eventloop_delay_p50_seconds') < 0.04, 'the median is not the block');
+  } finally {
+    await t.shutdown();
+  }
+});
