@@ -22,7 +22,7 @@ import type { Cancel, Clock, Scheduler } from './clock.js';
 import type { SenderObserver, TargetStats } from './events.js';
 import type { DatagramSocket, Family, ReceivedDatagram, Transport } from '../transport/types.js';
 import { DirectionAccumulator, attributeGap } from './stats.js';
-import { decodeReflectorPacket, encodeSenderPacket, SENDER_HEADER_LENGTH, SENDER_TIMESTAMP_OFFSET, writeTimestampFor } from '../protocol/test-packet.js';
+import { decodeReflectorPacket, encodeSenderPacket, REFLECTOR_HEADER_LENGTH, SENDER_HEADER_LENGTH, SENDER_TIMESTAMP_OFFSET, writeTimestampFor } from '../protocol/test-packet.js';
 import { encodeStampSenderPacket, STAMP_BASE_LENGTH } from '../protocol/stamp.js';
 import { decodeErrorEstimate } from '../protocol/error-estimate.js';
 import { DecodeError } from '../protocol/errors.js';
@@ -77,6 +77,20 @@ interface Outstanding {
 interface Fate {
   received: boolean;
   reflectorSeq: number;
+}
+
+/**
+ * nokia/twampy's responder (without --padding) answers with 38 octets: the RFC 5357 layout
+ * without the final MBZ and Sender TTL. Such replies are accepted for interoperability, read as if
+ * zero-padded to 41 octets (so Sender TTL reads 0, "unknown"). Shorter ones are malformed.
+ */
+export const SHORT_REPLY_MIN_LENGTH = 38;
+
+function toReflectorLength(data: Buffer): Buffer {
+  if (data.length >= REFLECTOR_HEADER_LENGTH || data.length < SHORT_REPLY_MIN_LENGTH) return data;
+  const padded = Buffer.alloc(REFLECTOR_HEADER_LENGTH);
+  data.copy(padded);
+  return padded;
 }
 
 /** How long (in packets) the sender remembers resolved sequence numbers, to classify late and duplicate replies. */
@@ -255,7 +269,7 @@ class TargetRunner {
     }
     let p;
     try {
-      p = decodeReflectorPacket(d.data);
+      p = decodeReflectorPacket(toReflectorLength(d.data));
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.observer.onDrop?.({ reason: 'malformed', address: d.address, port: d.port });

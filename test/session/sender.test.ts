@@ -169,3 +169,22 @@ test('padding profile is cycled per packet', async () => {
   const { sock } = await run(() => ({ fate: 'ok' }), { count: 4, padding: [0, 27, 100] });
   assert.deepEqual(sock.sent.map((s) => s.data.length), [14, 41, 114, 14]);
 });
+
+test('38-octet replies (nokia/twampy responder without padding) are accepted, Sender TTL unknown', async () => {
+  const clock = new ManualClock();
+  const transport = new FakeTransport();
+  const replies: ReplyEvent[] = [];
+  const drops: SenderDropEvent[] = [];
+  const sender = new Sender({ ...OPTS, count: 1 }, transport, clock, clock, { onReply: (e) => replies.push(e), onDrop: (e) => drops.push(e) });
+  await sender.addTarget({ name: 't', address: '127.0.0.1', port: 20001, family: 'IPv4' });
+  const sock = transport.sockets[0] as FakeSocket;
+  clock.advance(1);
+  const req = sock.sent[0]!.data;
+  const full = buildReply(req, req.length, 'twamp', { seq: 0, receiveTimestampNs: clock.nowNs(), errorEstimate: 1, senderTtl: 64 });
+  sock.deliver({ data: full.subarray(0, 37), rxTimeNs: clock.nowNs() });
+  sock.deliver({ data: full.subarray(0, 38), rxTimeNs: clock.nowNs() });
+  assert.deepEqual(drops.map((d) => d.reason), ['malformed']);
+  assert.equal(replies.length, 1);
+  assert.equal(replies[0]!.senderTtl, null);
+  await sender.stop(false);
+});
