@@ -23,6 +23,7 @@ import { parseHostPort, resolveHost, UsageError } from '../config/targets.js';
 import { clockFromArgs, senderAppOptionsFromArgs, tosFromArgs, type Args } from '../config/options.js';
 import { senderOptions } from './parser.js';
 import { createPrinter } from './printer.js';
+import { startTelemetryFromArgs } from './telemetry-hook.js';
 import { ControlServer, type ControlServerOptions } from '../control/server.js';
 import { ControlClient, type ModeName } from '../control/client.js';
 import { ControlError } from '../control/channel.js';
@@ -233,6 +234,11 @@ export async function runController(args: Args, extraObservers: SenderObserver[]
   const log = new Logger(verbosity);
   const resolved = await resolveHost(target.host, appOpts.family);
   const { transport } = await chooseTransport();
+  const telemetry = await startTelemetryFromArgs(args, 'sender', log);
+  if (telemetry) {
+    extraObservers = [...extraObservers, telemetry.sender()];
+    if (telemetry.metricsUrl) log.warn(`metrics on ${telemetry.metricsUrl}`);
+  }
   const printer = createPrinter({
     json: args.json === true,
     verbosity,
@@ -265,9 +271,11 @@ export async function runController(args: Args, extraObservers: SenderObserver[]
     systemScheduler,
     combineSenderObservers([printer, tally, ...extraObservers]),
   ).catch((err: unknown) => {
+    void telemetry?.shutdown();
     if (err instanceof ControlError) throw new Error(`${target.name}: ${err.message}`);
     throw err;
   });
+  telemetry?.setReady(true);
   log.debug(`${target.name}: ${mode} mode, ${sessions} session(s) on reflector port(s) ${run.ports.join(', ')}`);
   const stopped = new Promise<void>((resolve) => {
     const stop = () => void run.stop(true).then(resolve);
@@ -276,6 +284,7 @@ export async function runController(args: Args, extraObservers: SenderObserver[]
   });
   await Promise.race([appOpts.sender.count === 0 ? new Promise<void>(() => {}) : run.done, stopped]);
   await run.stop(false);
+  await telemetry?.shutdown();
   for (const t of totals.values()) if (t.sent > 0 && t.received === 0) return 1;
   return 0;
 }
