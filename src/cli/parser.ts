@@ -7,6 +7,7 @@ import { runSenderCommand } from './run-sender.js';
 import { runResponderCommand } from './run-responder.js';
 import { runDemo } from './run-demo.js';
 import { dscpTable } from '../protocol/dscp.js';
+import { controlCommands } from './control.js';
 
 /** Telemetry options (OTLP also follows the standard OTEL_EXPORTER_OTLP_* environment). */
 function telemetryOptions<T>(y: Argv<T>) {
@@ -78,7 +79,7 @@ export function responderOptions<T>(y: Argv<T>) {
 
 /** Adds every command to a yargs instance. */
 export function registerCommands(y: Argv): Argv {
-  return y
+  y
     .command(
       'responder [listen..]',
       `Reflect TWAMP-Light and STAMP test packets (default ${DEFAULTS.listen}; IANA port ${WELL_KNOWN_PORT})`,
@@ -115,6 +116,8 @@ export function registerCommands(y: Argv): Argv {
       (yy) => senderOptions(yy).option('period', { type: 'number', default: 5, describe: 'Statistics period, seconds' }),
       (argv) => runDemo(argv),
     );
+  for (const c of controlCommands) y.command(c);
+  return y;
 }
 
 /** Builds the yargs parser (exported for tests of --help and option parsing). */
@@ -123,9 +126,9 @@ export function buildParser(argv: string[]): Argv {
     .scriptName('twampy')
     .usage('$0 <command> [options]\n\nTWAMP (RFC 5357), TWAMP-Light and STAMP (RFC 8762) sender and responder.')
     .strict()
-    .demandCommand(1, 'a command is required: responder, sender, dscptable or demo')
+    .demandCommand(1, 'a command is required: responder, sender, server, controller, controlclient, dscptable or demo')
     .recommendCommands()
-    .wrap(Math.min(110, process.stdout.columns || 110))
+    .wrap(Math.min(130, process.stdout.columns || 130))
     .epilog('Exit codes: 0 every target answered, 1 some target lost every packet, 2 usage error, 3 runtime error.')
     .help()
     .alias('h', 'help')
