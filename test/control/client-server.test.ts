@@ -46,14 +46,31 @@ test('two sessions on one connection; Stop-Sessions carries 2', async () => {
 });
 
 test('the requested port is honoured when free and allowed, otherwise one from --test-ports', async () => {
-  const { server, port } = await startServer('127.0.0.1', { testPorts: { low: 40100, high: 40109 } });
+  // Below Linux's ephemeral range (32768-60999), so other processes' sockets rarely hold them.
+  const low = 31100;
+  const { server, port } = await startServer('127.0.0.1', { testPorts: { low, high: low + 9 } });
   servers.push(server);
-  const a = await measure('127.0.0.1', port, { receiverPort: 40105 });
-  assert.equal(a[0]!.stats.port, 40105);
+  const wanted = await freeUdpPort(low + 5, low + 9);
+  const a = await measure('127.0.0.1', port, { receiverPort: wanted });
+  assert.equal(a[0]!.stats.port, wanted);
   const b = await measure('127.0.0.1', port, { receiverPort: 20001 }); // outside the range
-  assert.ok(b[0]!.stats.port >= 40100 && b[0]!.stats.port <= 40109, `port ${b[0]!.stats.port}`);
+  assert.ok(b[0]!.stats.port >= low && b[0]!.stats.port <= low + 9, `port ${b[0]!.stats.port}`);
   assert.equal(b[0]!.stats.received, 5);
 });
+
+/** The first port in [from, to] that a UDP socket can bind on 127.0.0.1 right now. */
+async function freeUdpPort(from: number, to: number): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  for (let p = from; p <= to; p++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(p, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return p;
+  }
+  throw new Error(`no free UDP port in ${from}-${to}`);
+}
 
 async function refused(p: Promise<unknown>, code: string, accept?: number): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
@@ -132,4 +149,36 @@ test('DSCP that the dgram layer cannot set is refused with Accept 3, not ignored
   servers.push(server);
   await refused(measure('127.0.0.1', port, { dscp: 46 }), 'ERR_REFUSED', 3);
   assert.ok(rec.rejects.some((r) => r.reason === 'unsupported_request' && /DSCP 46/.test(r.detail)));
+});
+
+test('test-port range exhausted: Accept 5, reason no_port', async () => {
+  const { server, port, rec } = await startServer('127.0.0.1', { testPorts: { low: 31120, high: 31120 } });
+  servers.push(server);
+  await refused(measure('127.0.0.1', port, { sessions: 2 }), 'ERR_REFUSED', 5);
+  await waitFor(() => rec.reasons().includes('no_port'), 2000, 'no_port');
+});
+
+test('client side: a server that never greets makes connect fail with ERR_TIMEOUT on time', async () => {
+  const { createServer } = await import('node:net');
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((s) => held.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  servers.push({ close: () => new Promise<void>((r) => { held.forEach((s) => s.destroy()); silent.close(() => r()); }) });
+  const port = (silent.address() as { port: number }).port;
+  const t0 = Date.now();
+  await refused(ControlClient.connect({ host: '127.0.0.1', port, mode: 'open', timeoutMs: 300, maxCount: 1 << 20, scheduler: systemScheduler }), 'ERR_TIMEOUT');
+  assert.ok(Date.now() - t0 < 2000);
+});
+
+test('client side: a greeting with an absurd PBKDF2 count is refused before any work', async () => {
+  const { createServer } = await import('node:net');
+  const { encodeServerGreeting } = await import('../../src/protocol/control/server-greeting.js');
+  const evil = createServer((s) => {
+    s.on('error', () => undefined);
+    s.write(encodeServerGreeting({ modes: 7, challenge: Buffer.alloc(16), salt: Buffer.alloc(16), count: 0xffffffff }));
+  });
+  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
+  servers.push({ close: () => new Promise<void>((r) => evil.close(() => r())) });
+  const port = (evil.address() as { port: number }).port;
+  await refused(ControlClient.connect({ host: '127.0.0.1', port, mode: 'encrypted', keyId: 'alice', secret: SECRET, timeoutMs: 2000, maxCount: 1 << 20, scheduler: systemScheduler }), 'ERR_AUTH');
 });
