@@ -1,9 +1,31 @@
 /**
- * Load generator for the responder benchmark: sends 41-octet TWAMP-Test requests at a given rate
- * from several sockets and counts replies, or measures round-trip times at a low rate.
+ * Load generation for the responder benchmark. Rates are driven by a small C generator
+ * (bench/c/loadgen.c, compiled here with the machine's gcc) because a Node generator saturates
+ * before the responders do; round-trip times at 1,000 requests/s come from a Node socket.
  */
 import * as dgram from 'node:dgram';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { encodeSenderPacket } from '../src/protocol/test-packet.js';
+
+let loadgenPath: string | null = null;
+
+/** Compiles the C load generator once; throws with the compiler's message when it cannot. */
+export function cLoadgen(): string {
+  if (loadgenPath) return loadgenPath;
+  const src = fileURLToPath(new URL('../../bench/c/loadgen.c', import.meta.url));
+  const out = join(mkdtempSync(join(tmpdir(), 'twampy-bench-')), 'loadgen');
+  try {
+    execFileSync('gcc', ['-O2', '-o', out, src], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`the responder benchmark compiles bench/c/loadgen.c with gcc: ${(err as Error).message}`);
+  }
+  loadgenPath = out;
+  return out;
+}
 
 /** Result of one fixed-rate run. */
 export interface RateResult {
@@ -23,47 +45,32 @@ async function sockets(n: number): Promise<dgram.Socket[]> {
   return out;
 }
 
-/** Sends `rate` requests/s for `seconds` and counts replies after a drain period. */
+/** Sends `rate` requests/s for `seconds` with the C generator and counts replies after a drain. */
 export async function runAtRate(port: number, rate: number, seconds: number): Promise<RateResult> {
-  const socks = await sockets(4);
-  let received = 0;
-  for (const s of socks) s.on('message', () => received++);
-  const pkt = encodeSenderPacket({ seq: 0, timestampNs: 0n, errorEstimate: 1, paddingLength: 27 });
-  const total = Math.round(rate * seconds);
-  const tickMs = 1;
-  const start = process.hrtime.bigint();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-      const due = Math.min(total, Math.floor(elapsed * rate));
-      while (sent < due) {
-        const s = socks[sent % socks.length]!;
-        const b = Buffer.from(pkt);
-        b.writeUInt32BE(sent >>> 0, 0);
-        s.send(b, port, '127.0.0.1');
-        sent++;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, tickMs);
-    };
-    tick();
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  for (const s of socks) s.close();
+  const out = execFileSync(cLoadgen(), [String(port), String(rate), String(seconds), '300'], { encoding: 'utf8' });
+  const [sent, received] = out.trim().split(/\s+/).map(Number) as [number, number];
   return { rate, sent, received, lossPct: (100 * (sent - received)) / sent };
+}
+
+/** Runs a rate twice if needed: a shared machine's hiccup should not fail a rate the responder sustains. */
+async function passes(port: number, rate: number, seconds: number, maxLossPct: number, runs: RateResult[]): Promise<boolean> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const res = await runAtRate(port, rate, seconds);
+    runs.push(res);
+    if (res.lossPct <= maxLossPct) return true;
+  }
+  return false;
 }
 
 /** Highest rate (requests/s) answered with at most `maxLossPct` loss, by doubling then bisection. */
 export async function maxRate(port: number, maxLossPct = 0.1, seconds = 1, startRate = 5000, limit = 400_000): Promise<{ rate: number; runs: RateResult[] }> {
   const runs: RateResult[] = [];
+  await runAtRate(port, startRate, 1); // warm-up: JIT, socket buffers
   let good = 0;
   let bad = 0;
   let r = startRate;
   while (r <= limit) {
-    const res = await runAtRate(port, r, seconds);
-    runs.push(res);
-    if (res.lossPct <= maxLossPct) {
+    if (await passes(port, r, seconds, maxLossPct, runs)) {
       good = r;
       r *= 2;
     } else {
@@ -74,9 +81,7 @@ export async function maxRate(port: number, maxLossPct = 0.1, seconds = 1, start
   if (bad === 0) return { rate: good, runs };
   for (let i = 0; i < 5; i++) {
     const mid = Math.round((good + bad) / 2);
-    const res = await runAtRate(port, mid, seconds);
-    runs.push(res);
-    if (res.lossPct <= maxLossPct) good = mid;
+    if (await passes(port, mid, seconds, maxLossPct, runs)) good = mid;
     else bad = mid;
   }
   return { rate: good, runs };
