@@ -2,10 +2,9 @@
  * Starts telemetry from command-line arguments when any telemetry is asked for. The only place
  * in src/cli that reaches into src/telemetry.
  */
-import { Telemetry } from '../telemetry/telemetry.js';
-import { telemetryRequested } from '../telemetry/telemetry.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
-import { TELEMETRY_DEFAULTS, parseBuckets } from '../telemetry/options.js';
+import { TELEMETRY_DEFAULTS, parseBuckets, resolveOtlpConfig } from '../telemetry/options.js';
 import { UsageError } from '../config/targets.js';
 import type { Args } from '../config/options.js';
 import type { Logger } from '../app/log.js';
@@ -24,8 +23,10 @@ export async function startTelemetryFromArgs(args: Args, role: 'sender' | 'respo
     buckets: args.buckets === undefined ? undefined : parseBucketsArg(String(args.buckets)),
     oneWayHistograms: args['one-way-histograms'] === true,
   };
-  if (!telemetryRequested(opts)) return null;
-  return Telemetry.start(opts, { logger });
+  if (!opts.metrics && resolveOtlpConfig(opts.otlp, process.env, opts.otlpProtocol) === null) return null;
+  // Loaded only when asked for: the OpenTelemetry SDK costs tens of MiB and ~100 ms at start-up.
+  const { Telemetry: TelemetryImpl } = await import('../telemetry/telemetry.js');
+  return TelemetryImpl.start(opts, { logger });
 }
 
 function parseBucketsArg(text: string): number[] {

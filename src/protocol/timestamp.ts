@@ -22,8 +22,7 @@ export const NTP_UNIX_OFFSET_S = 2_208_988_800n;
 
 const NS_PER_S = 1_000_000_000n;
 const TWO_32 = 1n << 32n;
-/** NTP era 0 ends in 2036; seconds below this pivot are read as era 1 (RFC 4330 section 3). */
-const ERA_PIVOT = 0x8000_0000n;
+/* NTP era 0 ends in 2036; seconds below 2^31 are read as era 1 (RFC 4330 section 3). */
 
 /** Splits Unix-epoch nanoseconds into NTP seconds and a 2^-32 fraction, rounding to nearest. */
 export function nsToNtp(ns: bigint): { seconds: number; fraction: number } {
@@ -42,12 +41,16 @@ export function nsToNtp(ns: bigint): { seconds: number; fraction: number } {
   return { seconds: Number(ntpSecs), fraction: Number(fraction) };
 }
 
-/** Joins NTP seconds and fraction into Unix-epoch nanoseconds (rounded to nearest ns). */
+/**
+ * Joins NTP seconds and fraction into Unix-epoch nanoseconds (rounded to nearest ns). The
+ * fraction part is exact in doubles: fraction * 1e9 / 2^32 = fraction * 1953125 / 2^23, and
+ * fraction * 1953125 < 2^53.
+ */
 export function ntpToNs(seconds: number, fraction: number): bigint {
-  let secs = BigInt(seconds >>> 0);
-  if (secs < ERA_PIVOT) secs += TWO_32; // era 1: 2036-02-07 onwards
-  const frac = BigInt(fraction >>> 0);
-  return (secs - NTP_UNIX_OFFSET_S) * NS_PER_S + (frac * NS_PER_S + TWO_32 / 2n) / TWO_32;
+  let secs = seconds >>> 0;
+  if (secs < 0x8000_0000) secs += 4_294_967_296; // era 1: 2036-02-07 onwards
+  const fracNs = Math.floor(((fraction >>> 0) * 1_953_125) / 8_388_608 + 0.5);
+  return BigInt(secs - 2_208_988_800) * NS_PER_S + BigInt(fracNs);
 }
 
 /**

@@ -22,7 +22,7 @@ import type { Cancel, Clock, Scheduler } from './clock.js';
 import type { SenderObserver, TargetStats } from './events.js';
 import type { DatagramSocket, Family, ReceivedDatagram, Transport } from '../transport/types.js';
 import { DirectionAccumulator, attributeGap } from './stats.js';
-import { decodeReflectorPacket, encodeSenderPacket, REFLECTOR_HEADER_LENGTH, SENDER_HEADER_LENGTH, SENDER_TIMESTAMP_OFFSET, writeTimestampFor } from '../protocol/test-packet.js';
+import { decodeReflectorPacket, encodeSenderPacket, REFLECTOR_HEADER_LENGTH, SENDER_HEADER_LENGTH, SENDER_SEQ_OFFSET, SENDER_TIMESTAMP_OFFSET, writeTimestampFor } from '../protocol/test-packet.js';
 import { encodeStampSenderPacket, STAMP_BASE_LENGTH } from '../protocol/stamp.js';
 import { decodeErrorEstimate } from '../protocol/error-estimate.js';
 import { DecodeError } from '../protocol/errors.js';
@@ -185,13 +185,22 @@ class TargetRunner {
     }, Math.max(0, delayMs));
   }
 
+  /** Encoded packets per padding size; each send copies one and writes its sequence number and T1. */
+  private readonly templates = new Map<number, Buffer>();
+
   private buildPacket(seq: number): Buffer {
     const padding = this.opts.padding[seq % this.opts.padding.length] ?? 0;
-    if (this.opts.stamp) {
-      const extraLength = Math.max(0, SENDER_HEADER_LENGTH + padding - STAMP_BASE_LENGTH);
-      return encodeStampSenderPacket({ seq, timestampNs: 0n, errorEstimate: this.opts.errorEstimate, ssid: this.opts.ssid, extraLength });
+    let t = this.templates.get(padding);
+    if (!t) {
+      t = this.opts.stamp
+        ? encodeStampSenderPacket({ seq: 0, timestampNs: 0n, errorEstimate: this.opts.errorEstimate, ssid: this.opts.ssid, extraLength: Math.max(0, SENDER_HEADER_LENGTH + padding - STAMP_BASE_LENGTH) })
+        : encodeSenderPacket({ seq: 0, timestampNs: 0n, errorEstimate: this.opts.errorEstimate, paddingLength: padding });
+      this.templates.set(padding, t);
     }
-    return encodeSenderPacket({ seq, timestampNs: 0n, errorEstimate: this.opts.errorEstimate, paddingLength: padding });
+    const pkt = Buffer.allocUnsafe(t.length);
+    t.copy(pkt);
+    pkt.writeUInt32BE(seq >>> 0, SENDER_SEQ_OFFSET);
+    return pkt;
   }
 
   private sendOne(): void {

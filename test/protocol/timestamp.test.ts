@@ -73,3 +73,13 @@ test('the fast writeNtp agrees with the exact BigInt conversion bit for bit', ()
     }
   }
 });
+
+test('ntpToNs agrees with the exact BigInt formula for any seconds and fraction', () => {
+  const exact = (sec: number, frac: number) => {
+    let s = BigInt(sec);
+    if (s < 0x8000_0000n) s += 1n << 32n;
+    return (s - 2_208_988_800n) * 1_000_000_000n + (BigInt(frac) * 1_000_000_000n + (1n << 31n)) / (1n << 32n);
+  };
+  fc.assert(fc.property(fc.nat(0xffffffff), fc.nat(0xffffffff), (sec, frac) => ntpToNs(sec, frac) === exact(sec, frac)), { numRuns: 20_000 });
+  for (const frac of [0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff]) assert.equal(ntpToNs(0xe93c7f00, frac), exact(0xe93c7f00, frac));
+});
