@@ -185,7 +185,7 @@ test('fuzz: 3000 random and mutated control streams, then a good client is still
   servers.push(server);
   const valid = Buffer.concat([openSetup(), request(), encodeStartSessions({ hmac: Buffer.alloc(16) }), encodeStopSessions({ accept: 0, numberOfSessions: 1, hmac: Buffer.alloc(16) })]);
   const stream = fc.oneof(
-    fc.uint8Array({ minLength: 0, maxLength: 400 }).map((a) => Buffer.from(a)),
+    fc.uint8Array({ minLength: 0, maxLength: 400, size: 'max' }).map((a) => Buffer.from(a)),
     fc
       .tuple(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.nat(valid.length))
       .map(([muts, cut]) => {
@@ -211,5 +211,29 @@ test('fuzz: 3000 random and mutated control streams, then a good client is still
   await waitFor(() => server.active.connections === 0, 5000, 'fuzz connections to drain');
   assert.ok(rec.rejects.length > 100, `rejections seen: ${rec.rejects.length}`);
   const finals = await measure('127.0.0.1', port, { mode: 'encrypted', keyId: 'alice', secret: SECRET });
+  assert.equal(finals[0]!.stats.received, 5);
+});
+
+test('fuzz, secure modes: 300 set-up connections followed by random bytes; the server still serves', async () => {
+  const { server, port, rec } = await startServer('127.0.0.1', { servwaitMs: 2000, maxConnections: 64, maxConnectionsPerPeer: 64 });
+  servers.push(server);
+  const samples = fc.sample(
+    fc.tuple(fc.constantFrom('authenticated', 'encrypted', 'mixed') as fc.Arbitrary<'authenticated' | 'encrypted' | 'mixed'>, fc.uint8Array({ minLength: 1, maxLength: 300, size: 'max' })),
+    { numRuns: 300, seed: 4656 },
+  );
+  for (let i = 0; i < samples.length; i += 30) {
+    await Promise.all(
+      samples.slice(i, i + 30).map(async ([mode, bytes]) => {
+        const c = await ControlClient.connect({ host: '127.0.0.1', port, mode, keyId: 'alice', secret: SECRET, timeoutMs: 5000, maxCount: 1 << 20, scheduler: systemScheduler });
+        c.writeRaw(Buffer.from(bytes));
+        await new Promise((r) => setTimeout(r, 5));
+        c.close();
+      }),
+    );
+  }
+  await waitFor(() => server.active.connections === 0, 5000, 'connections to drain');
+  // Whole garbage blocks decrypt to unknown commands or fail the HMAC; partial ones wait for more.
+  assert.ok(rec.reasons().filter((r) => r === 'unknown_command' || r === 'bad_hmac').length > 100, rec.reasons().join(','));
+  const finals = await measure('127.0.0.1', port, { mode: 'authenticated', keyId: 'alice', secret: SECRET });
   assert.equal(finals[0]!.stats.received, 5);
 });
