@@ -147,6 +147,8 @@ export class ControlServer {
       // Modes = 0: the server will not talk to this client (RFC 4656 section 3.1).
       channel.writeRaw(encodeServerGreeting({ modes: 0, challenge: Buffer.alloc(16), salt: Buffer.alloc(16), count: 0 }));
       channel.end();
+      // A client that keeps its side open must not hold the socket (or server.close()) forever.
+      this.scheduler.setTimeout(() => channel.destroy(), 2000);
     };
     if (this.options.allow && !this.options.allow.has(address)) return refuse('not_allowed', 'peer outside the allow-list');
     if (this.conns.size >= this.options.maxConnections) return refuse('connection_limit', `${this.conns.size} connections open`);
