@@ -178,6 +178,15 @@ export async function run(): Promise<string> {
     // 2. T3-T2 at 1,000 requests/s, open loop for 3 s.
     rows.push('| Reflector processing time at 1,000 req/s (3 s, open loop) | T3-T2 median, us | p99, us | of which T2 to handler entry, median us | handler entry to T3, median us | replies/sent |');
     rows.push('|---|---:|---:|---:|---:|---:|');
+    {
+      // Same-run baseline: the C reflector with kernel timestamps, T3 read just before sendmmsg.
+      const c = new Child(spawn(bin, ['tsreflect', '3.6']));
+      children.push(c);
+      const port = (await c.next()).port!;
+      const load = runJson(bin, ['load', String(port), '3', 'rate', '1000']);
+      const st = await c.next();
+      rows.push(`| C reference reflector (T2 = kernel timestamp, T3 before sendmmsg) | ${us(st.medianNs)} | ${us(st.p99Ns)} | ${us(st.wakeMedianNs)} (to recvmmsg return) | ${us(st.medianNs! - st.wakeMedianNs!)} | ${load.received}/${load.sent} |`);
+    }
     for (const k of ['native', 'dgram'] as const) {
       await refl[k].ask('reset');
       const load = runJson(bin, ['load', String(ports[k]), '3', 'rate', '1000']);

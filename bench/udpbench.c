@@ -8,6 +8,10 @@
  *   udpbench load PORT SECONDS rate R        open loop at R requests/s (1 ms ticks).
  *   udpbench pingpong PORT COUNT RATE        one request at a time at RATE/s, blocking receive,
  *                                            prints the RTT median / p99 in ns (CLOCK_MONOTONIC).
+ *   udpbench tsreflect SECONDS               the C reflector with kernel receive timestamps
+ *                                            (SO_TIMESTAMPNS) for SECONDS, then prints the medians
+ *                                            of kernel stamp -> recvmmsg returned and kernel stamp
+ *                                            -> just before sendmmsg (a C reflector's "T3-T2").
  *
  * The requests are 41-octet TWAMP-Light sender packets (RFC 5357 4.1.2: sequence number,
  * timestamp, error estimate, 27 octets of padding), so the Node reflector does its full work.
@@ -81,6 +85,84 @@ static int reflect(void) {
       off += r;
     }
   }
+  return 0;
+}
+
+static int64_t real_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cmp64(const void *a, const void *b);
+
+static int tsreflect(double seconds) {
+  int fd = udp_socket(0);
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+  struct timeval tv = {0, 100000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &al);
+  printf("{\"port\":%d}\n", ntohs(a.sin_port));
+  fflush(stdout);
+  static char bufs[BATCH][SLOT], ctl[BATCH][256];
+  static struct mmsghdr m[BATCH];
+  static struct iovec iov[BATCH];
+  static struct sockaddr_in from[BATCH];
+  static int64_t kts[BATCH];
+  size_t cap = 1 << 20, n_rec = 0;
+  int64_t *wake = calloc(cap, sizeof *wake), *proc = calloc(cap, sizeof *proc);
+  int64_t end = mono_ns() + (int64_t)(seconds * 1e9);
+  while (mono_ns() < end) {
+    for (int i = 0; i < BATCH; i++) {
+      iov[i].iov_base = bufs[i];
+      iov[i].iov_len = SLOT;
+      memset(&m[i].msg_hdr, 0, sizeof m[i].msg_hdr);
+      m[i].msg_hdr.msg_iov = &iov[i];
+      m[i].msg_hdr.msg_iovlen = 1;
+      m[i].msg_hdr.msg_name = &from[i];
+      m[i].msg_hdr.msg_namelen = sizeof from[i];
+      m[i].msg_hdr.msg_control = ctl[i];
+      m[i].msg_hdr.msg_controllen = sizeof ctl[i];
+    }
+    int n = recvmmsg(fd, m, BATCH, MSG_WAITFORONE, NULL);
+    if (n <= 0) continue;
+    int64_t t_user = real_ns();
+    for (int i = 0; i < n; i++) {
+      kts[i] = 0;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&m[i].msg_hdr); c; c = CMSG_NXTHDR(&m[i].msg_hdr, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          struct timespec ts;
+          memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          kts[i] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        }
+      }
+      iov[i].iov_len = m[i].msg_len;
+      m[i].msg_hdr.msg_control = NULL;
+      m[i].msg_hdr.msg_controllen = 0;
+    }
+    int64_t t3 = real_ns();
+    for (int i = 0; i < n && n_rec < cap; i++) {
+      if (kts[i] == 0) continue;
+      wake[n_rec] = t_user - kts[i];
+      proc[n_rec++] = t3 - kts[i];
+    }
+    int off = 0;
+    while (off < n) {
+      int r = sendmmsg(fd, m + off, (unsigned)(n - off), 0);
+      if (r <= 0) break;
+      off += r;
+    }
+  }
+  qsort(wake, n_rec, sizeof *wake, cmp64);
+  qsort(proc, n_rec, sizeof *proc, cmp64);
+  printf("{\"count\":%zu,\"wakeMedianNs\":%lld,\"medianNs\":%lld,\"p99Ns\":%lld}\n", n_rec,
+         n_rec ? (long long)wake[n_rec / 2] : -1LL, n_rec ? (long long)proc[n_rec / 2] : -1LL,
+         n_rec ? (long long)proc[(size_t)(n_rec * 0.99)] : -1LL);
+  free(wake);
+  free(proc);
   return 0;
 }
 
@@ -205,6 +287,7 @@ static int pingpong(int port, int count, int rate) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "reflect") == 0) return reflect();
+  if (argc >= 3 && strcmp(argv[1], "tsreflect") == 0) return tsreflect(atof(argv[2]));
   if (argc >= 6 && strcmp(argv[1], "load") == 0) {
     int v = atoi(argv[5]);
     return strcmp(argv[4], "window") == 0 ? load(atoi(argv[2]), atof(argv[3]), v, 0)
