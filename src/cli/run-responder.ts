@@ -10,6 +10,7 @@ import { Logger } from '../app/log.js';
 import { responderOptionsFromArgs, type Args } from '../config/options.js';
 import { startTelemetryFromArgs } from './telemetry-hook.js';
 import type { ResponderObserver } from '../session/events.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Runs the responder until a signal stops it. */
 export async function runResponderCommand(args: Args): Promise<void> {
@@ -25,15 +26,25 @@ export async function runResponderCommand(args: Args): Promise<void> {
   };
   const observers = [logObserver];
   if (telemetry) observers.push(telemetry.responder());
+  const deps = {
+    transport,
+    clock: systemClock,
+    scheduler: systemScheduler,
+    observer: combineResponderObservers(observers),
+    onSocketError: (e: Error) => log.limited('socket', `socket error: ${e.message}`),
+  };
   let handle;
   try {
-    handle = await startResponder(listen, reflector, {
-      transport,
-      clock: systemClock,
-      scheduler: systemScheduler,
-      observer: combineResponderObservers(observers),
-      onSocketError: (e) => log.limited('socket', `socket error: ${e.message}`),
-    });
+    try {
+      handle = await startResponder(listen, reflector, deps);
+    } catch (err) {
+      // The default is dual-stack [::]; hosts and pods with IPv6 disabled cannot bind it.
+      const code = (err as NodeJS.ErrnoException).code;
+      const isDefault = listen.length === 1 && listen[0]!.name === DEFAULTS.listen;
+      if (!isDefault || !['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EINVAL', 'EPROTONOSUPPORT'].includes(code ?? '')) throw err;
+      log.warn(`cannot bind ${DEFAULTS.listen} (${code}: IPv6 unavailable?), listening on IPv4 only`);
+      handle = await startResponder([{ name: `0.0.0.0:${listen[0]!.port}`, host: '0.0.0.0', port: listen[0]!.port }], reflector, deps);
+    }
   } catch (err) {
     await telemetry?.shutdown();
     const e = err as NodeJS.ErrnoException;
@@ -50,11 +61,12 @@ export async function runResponderCommand(args: Args): Promise<void> {
     process.once('SIGTERM', stop);
   });
   const c = handle.reflector.counters;
-  await handle.close();
-  await telemetry?.shutdown();
   const d = c.dropped;
   process.stdout.write(
     `twampy responder stopped: received ${c.received}, reflected ${c.reflected}, dropped ${c.received - c.reflected} ` +
       `(malformed ${d.malformed}, not allowed ${d.not_allowed}, rate limited ${d.rate_limited})\n`,
   );
+  // Bounded: a socket or exporter that does not close must not keep a stopping process alive.
+  const closing = Promise.all([handle.close(), telemetry?.shutdown()]);
+  await Promise.race([closing, new Promise((r) => setTimeout(r, 5000).unref())]);
 }
