@@ -7,19 +7,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { parse } from 'yaml';
-import { haveTool, readRepo, readYaml, repoPath, run } from './util.js';
+import { flagValue, haveTool, readRepo, readYaml, repoPath, run } from './util.js';
 
 const compose = parse(readRepo('docker-compose.yml'), { merge: true }) as any;
 const services: Record<string, any> = compose.services;
 const twampyServices = Object.entries(services).filter(([, s]) => s.image === 'twampy:local');
 const responders = twampyServices.filter(([, s]) => s.command[0] === 'responder');
 const senders = twampyServices.filter(([, s]) => s.command[0] === 'sender');
-
-/** The value following `flag` in an argument list. */
-function flagValue(args: string[], flag: string): string | undefined {
-  const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** The port a twampy responder listens on (ADDR:PORT positional, default 20001). */
 function responderPort(args: string[]): number {

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { helm, parseYamlDocuments, repoPath, tempDir } from './util.js';
+import { flagValue, helm, parseYamlDocuments, repoPath, tempDir } from './util.js';
 
 const CHART = repoPath('charts', 'twampy');
 const VALUE_FILES = readdirSync(repoPath('charts', 'twampy', 'ci')).filter((f) => f.endsWith('.yaml')).sort();
@@ -34,12 +34,6 @@ function find(docs: any[], kind: string, component: string): any {
   const found = docs.filter((d) => d.kind === kind && d.metadata.labels?.['app.kubernetes.io/component'] === component);
   assert.equal(found.length, 1, `one ${kind} for ${component}`);
   return found[0];
-}
-
-/** The value following `flag` in an argument list. */
-function flagValue(args: string[], flag: string): string | undefined {
-  const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
 }
 
 /** Validates one rendered object against the Kubernetes API schema of its kind. */

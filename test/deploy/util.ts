@@ -23,6 +23,12 @@ export function readRepo(...parts: string[]): string {
   return readFileSync(repoPath(...parts), 'utf8');
 }
 
+/** The value following `flag` in an argument list. */
+export function flagValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
 /** A repository YAML file, parsed. */
 export function readYaml<T = any>(...parts: string[]): T {
   return parse(readRepo(...parts)) as T;
