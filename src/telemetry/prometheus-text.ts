@@ -96,9 +96,13 @@ export function targetInfo(resource: Attributes): string {
   return `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`;
 }
 
-/** Writes the exposition from families whose series carry cached text (the scrape path). */
+/**
+ * Writes the exposition from families whose series carry cached text (the scrape path). Plain
+ * `+=` on one string: V8 builds a rope and flattens it once, about twice as fast here as
+ * collecting the pieces in an array and joining them.
+ */
 export function writeFamilies(targetInfoText: string, families: Iterable<TextFamily>): string {
-  const out: string[] = [targetInfoText];
+  let out = targetInfoText;
   let any = false;
   for (const f of families) {
     let header = false;
@@ -107,24 +111,24 @@ export function writeFamilies(targetInfoText: string, families: Iterable<TextFam
         header = true;
         any = true;
         const unit = f.unit ? `# UNIT ${f.exposedName} ${escapeHelp(f.unit)}\n` : '';
-        out.push(`# HELP ${f.exposedName} ${escapeHelp(f.help || 'description missing')}\n${unit}# TYPE ${f.exposedName} ${f.type}\n`);
+        out += `# HELP ${f.exposedName} ${escapeHelp(f.help || 'description missing')}\n${unit}# TYPE ${f.exposedName} ${f.type}\n`;
       }
       if (typeof s.value === 'number') {
-        out.push(s.text.sample, valueText(s.value), '\n');
+        out += s.text.sample + valueText(s.value) + '\n';
         continue;
       }
       const h = s.value;
-      out.push(s.text.count!, String(h.count), '\n');
-      if (h.sum !== undefined) out.push(s.text.sum!, valueText(h.sum), '\n');
+      out += s.text.count! + h.count + '\n';
+      if (h.sum !== undefined) out += s.text.sum! + valueText(h.sum) + '\n';
       const counts = h.buckets.counts;
       const lines = s.text.buckets!;
       let cumulative = 0;
       for (let i = 0; i < counts.length; i++) {
         cumulative += counts[i]!;
-        out.push(lines[i]!, String(cumulative), '\n');
+        out += lines[i]! + cumulative + '\n';
       }
     }
   }
-  if (!any) out.push('# no registered metrics');
-  return out.join('');
+  if (!any) out += '# no registered metrics';
+  return out;
 }
