@@ -3,6 +3,7 @@
  * layer (which alone imports OpenTelemetry). Label-friendly values only: reasons and outcomes are
  * small fixed sets, never measured values.
  */
+import type { ReflectedEvent } from '../session/events.js';
 
 /** Why a control connection or a session request was refused or a connection was dropped. */
 export type ControlRejectReason =
@@ -80,11 +81,13 @@ export interface ControlObserver {
   onActive?(connections: number, sessions: number): void;
   /** A test packet was dropped on a negotiated session (wrong source, bad HMAC, too short, not started). */
   onTestDrop?(reason: 'not_started' | 'unexpected_source' | 'malformed' | 'bad_hmac', address: string): void;
+  /** A test packet of a negotiated session was reflected (same event as the light responder's). */
+  onReflected?(e: ReflectedEvent): void;
 }
 
 /** An observer that forwards to each of `list`. */
 export function combineControlObservers(list: ControlObserver[]): ControlObserver {
-  const keys = ['onConnection', 'onClosed', 'onReject', 'onSession', 'onActive', 'onTestDrop'] as const;
+  const keys = ['onConnection', 'onClosed', 'onReject', 'onSession', 'onActive', 'onTestDrop', 'onReflected'] as const;
   const out: ControlObserver = {};
   for (const k of keys) {
     const fns = list.map((o) => o[k]?.bind(o)).filter((f): f is (...a: never[]) => void => typeof f === 'function');

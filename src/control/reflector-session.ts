@@ -33,6 +33,7 @@ import { writeNtp } from '../protocol/timestamp.js';
 import { DecodeError } from '../protocol/errors.js';
 import { normaliseAddress } from '../transport/dgram.js';
 import type { SessionOutcome } from './events.js';
+import type { ReflectedEvent } from '../session/events.js';
 
 /** How a session's test packets are protected. */
 export type TestProtection = { security: 'none' } | { security: TestSecurity; keys: TestPacketKeys };
@@ -58,6 +59,8 @@ export interface ReflectorSessionParams {
   scheduler: Scheduler;
   /** A packet from the right sender was reflected (keeps SERVWAIT at bay). */
   onActivity: () => void;
+  /** Per-packet report for metrics (optional). */
+  onReflected?: (e: ReflectedEvent) => void;
   onDrop: (reason: 'not_started' | 'unexpected_source' | 'malformed' | 'bad_hmac', address: string) => void;
   /** The session ended; the socket is closed by the session. */
   onEnd: (outcome: Exclude<SessionOutcome, 'accepted' | 'rejected'>, reflected: number) => void;
@@ -135,6 +138,7 @@ export class ReflectorSession {
       return;
     }
     let reply: Buffer;
+    let t3Ns: bigint;
     const prot = this.p.protection;
     if (prot.security === 'none') {
       if (len < SENDER_HEADER_LENGTH) {
@@ -147,7 +151,8 @@ export class ReflectorSession {
         errorEstimate: this.p.errorEstimate,
         senderTtl: d.ttl ?? 0,
       });
-      writeReplyT3(reply, this.p.clock.nowNs());
+      t3Ns = this.p.clock.nowNs();
+      writeReplyT3(reply, t3Ns);
     } else {
       let req;
       let plain: Buffer;
@@ -177,12 +182,21 @@ export class ReflectorSession {
       // Reuse the request's padding (RFC 6038), shortened by the 64 octets the reply header is longer.
       const pad = Math.min(len - AUTH_SENDER_HEADER_LENGTH, replyLen - AUTH_REFLECTOR_HEADER_LENGTH);
       if (pad > 0) d.data.copy(reply, AUTH_REFLECTOR_HEADER_LENGTH, AUTH_SENDER_HEADER_LENGTH, AUTH_SENDER_HEADER_LENGTH + pad);
-      writeNtp(reply, AUTH_REFLECTOR_TIMESTAMP_OFFSET, this.p.clock.nowNs());
+      t3Ns = this.p.clock.nowNs();
+      writeNtp(reply, AUTH_REFLECTOR_TIMESTAMP_OFFSET, t3Ns);
       sealTestPacket(reply, 'reflector', prot.security, prot.keys);
     }
     this.seq = (this.seq + 1) >>> 0;
     this.p.socket.send(reply, d.port, d.address);
     this.reflected++;
+    this.p.onReflected?.({
+      address,
+      port: d.port,
+      requestBytes: len,
+      replyBytes: reply.length,
+      processingNs: t3Ns - d.rxTimeNs,
+      format: 'twamp',
+    });
     if (this.state === 'started') this.armRefwait();
     this.p.onActivity();
   }

@@ -16,6 +16,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import type { Clock, Scheduler, Cancel } from '../session/clock.js';
 import type { Transport } from '../transport/types.js';
+import type { ReflectedEvent } from '../session/events.js';
 import type { CidrSet } from '../config/cidr.js';
 import { normaliseAddress } from '../transport/dgram.js';
 import { ControlChannel, ControlError, type ControlSocket } from './channel.js';
@@ -357,6 +358,7 @@ export class ControlServer {
       scheduler: this.scheduler,
       onActivity: () => this.touch(conn),
       onDrop: (reason, address) => this.observer.onTestDrop?.(reason, address),
+      ...(this.observer.onReflected ? { onReflected: (e: ReflectedEvent) => this.observer.onReflected!(e) } : {}),
       onEnd: (outcome, reflected) => {
         this.usedPorts.delete(port);
         this.sessionCount--;

@@ -38,6 +38,7 @@ function setup(protection: TestProtection = { security: 'none' }, senderPort = 0
   const drops: string[] = [];
   const ends: { outcome: string; reflected: number }[] = [];
   let activity = 0;
+  const reflectedEvents: { requestBytes: number; replyBytes: number; processingNs: bigint }[] = [];
   const session = new ReflectorSession({
     socket,
     protection,
@@ -51,6 +52,7 @@ function setup(protection: TestProtection = { security: 'none' }, senderPort = 0
     clock,
     scheduler: clock,
     onActivity: () => activity++,
+    onReflected: (e) => reflectedEvents.push(e),
     onDrop: (r) => drops.push(r),
     onEnd: (outcome, reflected) => ends.push({ outcome, reflected }),
   });
@@ -58,7 +60,7 @@ function setup(protection: TestProtection = { security: 'none' }, senderPort = 0
     const d: ReceivedDatagram = { data, address, port, family: 'IPv4', rxTimeNs: clock.nowNs(), rxTimeSource: 'user' };
     socket.handler(d);
   };
-  return { clock, socket, drops, ends, session, deliver, activity: () => activity };
+  return { clock, socket, drops, ends, session, deliver, activity: () => activity, reflectedEvents };
 }
 
 const request = (seq: number, padding = 27) => encodeSenderPacket({ seq, timestampNs: 1_699_999_999_999_000_000n, errorEstimate: 0x0001, paddingLength: padding });
@@ -80,6 +82,7 @@ test('open mode: nothing before Start-Sessions, then replies of max(41, request)
   assert.equal(decodeReflectorPacket(t.socket.sent[2]!.data).seq, 2);
   assert.equal(t.socket.sent[0]!.port, 5000);
   assert.equal(t.activity(), 3);
+  assert.deepEqual(t.reflectedEvents.map((e) => [e.requestBytes, e.replyBytes, e.processingNs]), [[41, 41, 0n], [114, 114, 0n], [14, 41, 0n]]);
 });
 
 test('only the negotiated sender address (and port, when given) is answered', () => {
