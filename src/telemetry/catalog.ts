@@ -181,7 +181,7 @@ export const SENDER_METRICS = {
     kind: 'gauge',
     unit: '1',
     labels: ST,
-    help: '1 when both ends of the last reply claimed a synchronised clock (S bit), else 0',
+    help: '1 when every reply of the last period that had replies came with both clocks claiming synchronisation (S bit), else 0',
     role: 'sender',
   },
   errors: {

@@ -123,7 +123,7 @@ twampy_loss{${S},direction="roundtrip"} 25
 # TYPE twampy_result gauge
 twampy_result{${S},twampy_result="ok"} 1
 twampy_result{${S},twampy_result="error"} 0
-# HELP twampy_clock_synchronized 1 when both ends of the last reply claimed a synchronised clock (S bit), else 0
+# HELP twampy_clock_synchronized 1 when every reply of the last period that had replies came with both clocks claiming synchronisation (S bit), else 0
 # UNIT twampy_clock_synchronized 1
 # TYPE twampy_clock_synchronized gauge
 twampy_clock_synchronized{${S}} 1
