@@ -237,3 +237,41 @@ test('fuzz, secure modes: 300 set-up connections followed by random bytes; the s
   const finals = await measure('127.0.0.1', port, { mode: 'authenticated', keyId: 'alice', secret: SECRET });
   assert.equal(finals[0]!.stats.received, 5);
 });
+
+test('a proxy that forwards every byte in its own write, both ways: encrypted measurement still passes', async () => {
+  const { createServer } = await import('node:net');
+  const { server, port } = await startServer('127.0.0.1');
+  servers.push(server);
+  let forwardedWrites = 0;
+  const pipeBytewise = (from: Socket, to: Socket) => {
+    let chain = Promise.resolve();
+    from.on('data', (b: Buffer) => {
+      chain = chain.then(async () => {
+        for (const byte of b) {
+          if (to.destroyed) return;
+          to.write(Buffer.from([byte]));
+          forwardedWrites++;
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+    });
+    from.on('close', () => void chain.then(() => to.end()));
+    from.on('error', () => undefined);
+  };
+  const sockets: Socket[] = [];
+  const proxy = createServer((client) => {
+    client.setNoDelay(true);
+    const upstream = connect({ host: '127.0.0.1', port }, () => undefined);
+    upstream.setNoDelay(true);
+    sockets.push(client, upstream);
+    pipeBytewise(client, upstream);
+    pipeBytewise(upstream, client);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  servers.push({ close: () => new Promise<void>((r) => { sockets.forEach((s) => s.destroy()); proxy.close(() => r()); }) });
+  const proxyPort = (proxy.address() as { port: number }).port;
+  const finals = await measure('127.0.0.1', proxyPort, { mode: 'encrypted', keyId: 'alice', secret: SECRET });
+  assert.equal(finals[0]!.stats.received, 5);
+  // Greeting 64 + Set-Up 164 + Server-Start 48 + Request 112 + Accept 48 + Start 32 + Ack 32 at least.
+  assert.ok(forwardedWrites >= 500, `${forwardedWrites} single-byte writes`);
+});
