@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Attributes, Counter } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider, type CollectionResult } from '@opentelemetry/sdk-metrics';
 import type { ResponderObserver, SenderObserver } from '../session/events.js';
@@ -96,6 +96,7 @@ export class Telemetry {
   private constructor(
     private readonly opts: TelemetryOptions,
     private readonly recordProvider: MeterProvider,
+    private readonly meter: Meter,
     private readonly store: SeriesStore,
     private readonly exportProvider: MeterProvider | null,
     private readonly stopProcessMetrics: () => void,
@@ -115,12 +116,14 @@ export class Telemetry {
     if (opts.metrics) validateMetricsListen(opts);
     const otlp = resolveOtlpConfig(opts.otlp, env, opts.otlpProtocol);
     const source = effectiveSource(opts);
-    const resource = buildResource(rt.serviceVersion ?? packageVersion());
+    const version = rt.serviceVersion ?? packageVersion();
+    const resource = buildResource(version);
 
     const reader = new DeltaReader(CARDINALITY_LIMIT);
     const recordProvider = new MeterProvider({ resource, readers: [reader] });
     const store = new SeriesStore(reader);
-    const meter = recordProvider.getMeter(SCOPE_NAME, rt.serviceVersion ?? packageVersion());
+    // One meter (one instrumentation scope) for every twampy instrument.
+    const meter = recordProvider.getMeter(SCOPE_NAME, version);
     const stopProcessMetrics = rt.processMetrics === false ? () => {} : registerProcessMetrics(meter);
 
     let exportProvider: MeterProvider | null = null;
@@ -139,7 +142,7 @@ export class Telemetry {
       exportProvider = new MeterProvider({ resource, readers: [otlpReader] });
     }
 
-    const t = new Telemetry(opts, recordProvider, store, exportProvider, stopProcessMetrics, rt.logger, otlp, source);
+    const t = new Telemetry(opts, recordProvider, meter, store, exportProvider, stopProcessMetrics, rt.logger, otlp, source);
     if (opts.metrics) {
       try {
         t.server = await startMetricsServer({
@@ -159,7 +162,7 @@ export class Telemetry {
 
   /** The sender's observer (created on first use, so a responder-only process has no sender series). */
   sender(): SenderObserver {
-    this.senderMetrics ??= new SenderMetrics(this.recordProvider.getMeter(SCOPE_NAME), this.store, {
+    this.senderMetrics ??= new SenderMetrics(this.meter, this.store, {
       source: this.source,
       nodegraph: this.opts.nodegraph,
       oneWayUnsynced: this.opts.oneWayHistograms ?? false,
@@ -170,7 +173,7 @@ export class Telemetry {
 
   /** The responder's observer (created on first use). */
   responder(): ResponderObserver {
-    this.responderMetrics ??= new ResponderMetrics(this.recordProvider.getMeter(SCOPE_NAME), this.store, this.source);
+    this.responderMetrics ??= new ResponderMetrics(this.meter, this.store, this.source);
     return this.responderMetrics;
   }
 
