@@ -180,16 +180,13 @@ export async function runServer(args: Args, extra: ControlObserver[] = [], annou
     },
   };
   const observer = combineControlObservers([logObserver, ...extra]);
-  const servers: ControlServer[] = [];
+  const server = new ControlServer(options, transport, systemClock, systemScheduler, observer);
   const ports: number[] = [];
   try {
-    for (const l of listen) {
-      const s = new ControlServer(options, transport, systemClock, systemScheduler, observer);
-      ports.push(await s.listen(l.port, l.host));
-      servers.push(s);
-    }
+    // One server for every listen address, so that the limits and the test ports are shared.
+    for (const l of listen) ports.push(await server.listen(l.port, l.host));
   } catch (err) {
-    await Promise.all(servers.map((s) => s.close()));
+    await server.close();
     throw new Error(`cannot listen: ${(err as Error).message}`);
   }
   const modeNames = MODE_NAMES.filter((_, i) => options.modes & [1, 2, 4, 8][i]!).join(', ');
@@ -198,9 +195,7 @@ export async function runServer(args: Args, extra: ControlObserver[] = [], annou
       options.testPorts ? `${options.testPorts.low}-${options.testPorts.high}` : 'requested or ephemeral'
     })`,
   );
-  const close = async () => {
-    await Promise.all(servers.map((s) => s.close()));
-  };
+  const close = () => server.close();
   return { close, ports };
 }
 

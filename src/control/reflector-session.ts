@@ -73,6 +73,7 @@ export class ReflectorSession {
   reflected = 0;
   private refwait: Cancel | null = null;
   private stopTimer: Cancel | null = null;
+  private closing: Promise<void> | null = null;
 
   constructor(private readonly p: ReflectorSessionParams) {
     p.socket.onMessage((d) => this.onDatagram(d));
@@ -113,13 +114,14 @@ export class ReflectorSession {
     this.refwait = this.p.scheduler.setTimeout(() => void this.end('timed_out'), this.p.refwaitMs);
   }
 
-  private async end(outcome: Exclude<SessionOutcome, 'accepted' | 'rejected'>): Promise<void> {
-    if (this.state === 'ended') return;
+  private end(outcome: Exclude<SessionOutcome, 'accepted' | 'rejected'>): Promise<void> {
+    if (this.closing) return this.closing;
     this.state = 'ended';
     this.refwait?.();
     this.stopTimer?.();
     this.p.onEnd(outcome, this.reflected);
-    await this.p.socket.close().catch(() => undefined);
+    this.closing = this.p.socket.close().catch(() => undefined);
+    return this.closing;
   }
 
   private onDatagram(d: ReceivedDatagram): void {

@@ -88,7 +88,7 @@ interface ConnState {
 
 /** A TWAMP server: control connections in, reflector sessions out. */
 export class ControlServer {
-  private server: Server | null = null;
+  private readonly servers: Server[] = [];
   private readonly conns = new Set<ConnState>();
   private sessionCount = 0;
   private portCursor = 0;
@@ -106,7 +106,7 @@ export class ControlServer {
     this.startNs = clock.nowNs();
   }
 
-  /** Listens on `address:port` (port 0: ephemeral); resolves with the bound port. */
+  /** Listens on `address:port` (port 0: ephemeral; may be called for several addresses, which share the limits); resolves with the bound port. */
   listen(port: number, address: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const srv = createServer((s) => this.accept(s));
@@ -114,7 +114,7 @@ export class ControlServer {
       srv.listen({ port, host: address, ipv6Only: address === '::' ? false : undefined }, () => {
         srv.off('error', reject);
         srv.on('error', () => undefined);
-        this.server = srv;
+        this.servers.push(srv);
         const a = srv.address();
         resolve(typeof a === 'object' && a ? a.port : port);
       });
@@ -128,12 +128,12 @@ export class ControlServer {
 
   /** Stops listening, closes every connection and session. */
   async close(): Promise<void> {
-    const srv = this.server;
-    this.server = null;
-    const closing = srv ? new Promise<void>((r) => srv.close(() => r())) : Promise.resolve();
+    const closing = this.servers.splice(0).map((srv) => new Promise<void>((r) => srv.close(() => r())));
+    const sessions = [...this.conns].flatMap((c) => [...c.sessions]);
     for (const c of [...this.conns]) this.drop(c, 'server_closed');
-    await Promise.all([...this.conns].flatMap((c) => c.sessions.map((s) => s.abort())));
-    await closing;
+    // abort() is idempotent: this waits for the test sockets that drop() began to close.
+    await Promise.all(sessions.map((s) => s.abort()));
+    await Promise.all(closing);
   }
 
   /** Serves one connection (public so that tests and other listeners can hand sockets in). */
