@@ -31,12 +31,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 /* Bump when a layout or an export changes; native.ts refuses an addon with another value. */
-#define TW_ABI 3
+#define TW_ABI 4
 
 #define TW_RX_BATCH 32      /* datagrams per recvmmsg */
 #define TW_RX_SLOT 65536    /* bytes per receive slot: any UDP payload fits, so no truncation */
@@ -724,6 +725,37 @@ static napi_value js_parse_address(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static void unmap_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/* allocBuffer(bytes) -> ArrayBuffer on its own anonymous mapping. For the large receive slots and
+ * send arena: pages are zero-filled on first touch, so resident memory follows the datagram sizes
+ * actually seen, and munmap returns everything to the system when the buffer is collected (a
+ * malloc'd buffer would be zeroed up front by calloc once glibc's mmap threshold has grown, and
+ * stay resident in the heap after free). */
+static napi_value js_alloc_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t want = 0;
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &want) != napi_ok || want <= 0 || want > (1LL << 30)) {
+    napi_throw_range_error(env, NULL, "allocBuffer: size must be 1..2^30");
+    return NULL;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  size_t mapped = ((size_t)want + (size_t)page - 1) / (size_t)page * (size_t)page;
+  void *p = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return throw_errno(env, "mmap", errno);
+  if (napi_create_external_arraybuffer(env, p, (size_t)want, unmap_finalize, (void *)(uintptr_t)mapped, &out) != napi_ok) {
+    munmap(p, mapped);
+    napi_throw_error(env, NULL, "napi_create_external_arraybuffer failed");
+    return NULL;
+  }
+  return out;
+}
+
 /* realtimeNs() -> bigint CLOCK_REALTIME, the clock the kernel stamps packets with. */
 static napi_value js_realtime_ns(napi_env env, napi_callback_info info) {
   (void)info;
@@ -755,6 +787,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "close", js_close);
   export_fn(env, exports, "parseAddress", js_parse_address);
   export_fn(env, exports, "realtimeNs", js_realtime_ns);
+  export_fn(env, exports, "allocBuffer", js_alloc_buffer);
   export_int(env, exports, "ABI", TW_ABI);
   export_int(env, exports, "RX_BATCH", TW_RX_BATCH);
   export_int(env, exports, "RX_SLOT", TW_RX_SLOT);

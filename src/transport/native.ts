@@ -43,7 +43,7 @@ import {
 } from './types.js';
 
 /** ABI version this file speaks; must equal the addon's `ABI` export. */
-const EXPECTED_ABI = 3;
+const EXPECTED_ABI = 4;
 
 /** The addon's exports (see native/twampy_native.c). */
 interface Addon {
@@ -71,6 +71,7 @@ interface Addon {
   close(h: object): void;
   parseAddress(text: string): [4 | 6, Buffer, number] | null;
   realtimeNs(): bigint;
+  allocBuffer(bytes: number): ArrayBuffer;
 }
 
 // Receive metadata row (int32 indexes), send metadata row, events: mirrors the C enums.
@@ -209,11 +210,12 @@ export class NativeSocket implements DatagramSocket {
     options: SocketOptions,
   ) {
     const a = addon;
-    const rxData = new ArrayBuffer(a.RX_BATCH * a.RX_SLOT);
+    // The two large buffers live on their own mappings (see allocBuffer in the C file).
+    const rxData = a.allocBuffer(a.RX_BATCH * a.RX_SLOT);
     const rxMeta = new ArrayBuffer(a.RX_BATCH * a.RX_META * 4);
     const rxTs = new ArrayBuffer(a.RX_BATCH * 8);
     const rxText = new ArrayBuffer(a.RX_BATCH * a.RX_TEXT);
-    const txData = new ArrayBuffer(a.TX_BYTES);
+    const txData = a.allocBuffer(a.TX_BYTES);
     const txMeta = new ArrayBuffer(a.TX_MAX * a.TX_META * 4 + a.TX_STATUS * 4);
     this.rxData = Buffer.from(rxData);
     this.rxMeta = new Int32Array(rxMeta);

@@ -88,7 +88,7 @@ describe('native transport over a long run', { skip, timeout: 80_000 }, () => {
     // 250,000 requests after warm-up: a leak of even 40 bytes each would show as 10 MiB.
     assert.ok(growth.heapMiB < 4, `heap grew ${growth.heapMiB.toFixed(2)} MiB`);
     assert.ok(growth.externalMiB < 1, `external memory grew ${growth.externalMiB.toFixed(2)} MiB`);
-    assert.ok(growth.rssMiB < 12, `RSS grew ${growth.rssMiB.toFixed(2)} MiB`);
+    assert.ok(growth.rssMiB < 8, `RSS grew ${growth.rssMiB.toFixed(2)} MiB`);
     assert.equal(growth.fds, 0);
     assert.equal(rsock.stats.rxPackets, r.counters.received);
   });
@@ -111,6 +111,6 @@ describe('native transport over a long run', { skip, timeout: 80_000 }, () => {
     assert.equal(end.fds - warm.fds, 0, 'descriptors');
     // Each socket owns about 2.3 MiB of ArrayBuffers (receive slots and send arena): a leak of one per cycle would be gigabytes.
     assert.ok((end.external - warm.external) / MiB < 8, `external memory grew ${((end.external - warm.external) / MiB).toFixed(1)} MiB`);
-    assert.ok((end.rss - warm.rss) / MiB < 24, `RSS grew ${((end.rss - warm.rss) / MiB).toFixed(1)} MiB`);
+    assert.ok((end.rss - warm.rss) / MiB < 8, `RSS grew ${((end.rss - warm.rss) / MiB).toFixed(1)} MiB`);
   });
 });
