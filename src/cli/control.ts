@@ -159,7 +159,11 @@ function serverOptionsFromArgs(args: Args): { listen: { host: string; port: numb
 }
 
 /** Runs the TWAMP server until SIGINT/SIGTERM. `extra` observers are for tests and telemetry. */
-export async function runServer(args: Args, extra: ControlObserver[] = [], announce?: (line: string) => void): Promise<{ close(): Promise<void>; ports: number[] }> {
+export async function runServer(
+  args: Args,
+  extra: ControlObserver[] = [],
+  announce?: (line: string) => void,
+): Promise<{ close(): Promise<void>; ports: number[]; reloadKeys(): number }> {
   const { listen, options } = serverOptionsFromArgs(args);
   const log = new Logger(verbosityOf(args));
   const { transport } = await chooseTransport();
@@ -196,7 +200,14 @@ export async function runServer(args: Args, extra: ControlObserver[] = [], annou
     })`,
   );
   const close = () => server.close();
-  return { close, ports };
+  /** Re-reads --key-file into the live key map (SIGHUP); keeps the old keys when the file is bad. */
+  const reloadKeys = (): number => {
+    const fresh = keysFromArgs(args);
+    options.keys.clear();
+    for (const [k, v] of fresh) options.keys.set(k, v);
+    return options.keys.size;
+  };
+  return { close, ports, reloadKeys };
 }
 
 async function runServerCommand(args: Args): Promise<void> {
@@ -205,11 +216,21 @@ async function runServerCommand(args: Args): Promise<void> {
   const srv = await runServer(args, [
     { onSession: (e) => { if (e.outcome === 'accepted') counts.sessions++; else if (e.outcome === 'rejected') counts.rejected++; } },
   ]);
+  const onHup = () => {
+    if (!args['key-file']) return;
+    try {
+      log.warn(`key file reloaded: ${srv.reloadKeys()} keys`);
+    } catch (err) {
+      log.error(`key file not reloaded, keeping the current keys: ${(err as Error).message}`);
+    }
+  };
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', onHup);
   await srv.close();
   if (log.verbosity > 0) process.stderr.write(`twampy: server stopped: ${counts.sessions} sessions accepted, ${counts.rejected} refused\n`);
 }
@@ -350,7 +371,7 @@ const serverCommand: CommandModule<object, Args> = {
     y
       .positional('listen', { type: 'string', array: true, describe: `Address:port of TWAMP-Control (default ${CONTROL_DEFAULTS.listen}, dual-stack)` })
       .option('modes', { type: 'string', describe: 'Modes offered, comma-separated: open, authenticated, encrypted, mixed (default: open, plus the others when --key-file is given)' })
-      .option('key-file', { type: 'string', describe: 'Key file: lines "KEYID HEX-PASSPHRASE" (perfSONAR pfstore format)' })
+      .option('key-file', { type: 'string', describe: 'Key file: lines "KEYID HEX-PASSPHRASE" (perfSONAR pfstore format); re-read on SIGHUP' })
       .option('pbkdf2-count', { type: 'number', default: CONTROL_DEFAULTS.pbkdf2Count, describe: 'PBKDF2 iteration count announced in the Server-Greeting (power of 2, >= 1024)' })
       .option('test-ports', { type: 'string', describe: 'LOW-HIGH: test ports to allocate when the requested one is not free or allowed (default: requested port, else ephemeral)' })
       .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Only accept control clients in this CIDR (repeatable)' })
