@@ -1,21 +1,19 @@
 /**
- * A real sender and responder on loopback for telemetry tests: one Reflector on 127.0.0.1, N
- * targets (each with its own sender socket), optionally behind the impairment relay with an
- * outbound delay. Everything runs on the system clock and node:dgram.
+ * A real sender and responder on loopback for telemetry tests: the shared loopback responder,
+ * N targets (each with its own sender socket), some behind the impairment relay with an outbound
+ * delay. Everything runs on the system clock and node:dgram.
  */
 import { systemClock, systemScheduler } from '../../src/session/clock.js';
 import type { ResponderObserver, SenderObserver } from '../../src/session/events.js';
-import { Reflector } from '../../src/session/reflector.js';
-import { Sender, type SenderOptions } from '../../src/session/sender.js';
+import { Sender } from '../../src/session/sender.js';
 import { encodeErrorEstimate } from '../../src/protocol/error-estimate.js';
 import { DgramTransport } from '../../src/transport/dgram.js';
-import type { DatagramSocket } from '../../src/transport/types.js';
+import { loopbackResponder, SENDER_DEFAULTS } from '../helpers/loopback.js';
 import { startRelay, type Relay } from '../helpers/relay.js';
 
 /** A running loopback measurement. */
 export interface Live {
   sender: Sender;
-  reflector: Reflector;
   /** Target names, as labels carry them. */
   targets: string[];
   close(): Promise<void>;
@@ -38,47 +36,36 @@ export interface LiveOptions {
 
 /** Starts a responder and a continuous sender on loopback. */
 export async function startLive(o: LiveOptions): Promise<Live> {
-  const transport = new DgramTransport();
   const errorEstimate = encodeErrorEstimate({ synced: o.synced ?? false, ptp: false, scale: 0, multiplier: 1 });
-  const reflector = new Reflector(
+  const responder = await loopbackResponder('127.0.0.1', { errorEstimate, maxSessions: 100_000 }, o.responderObserver);
+  const sender = new Sender(
     {
-      stateless: false,
-      refwaitMs: 900_000,
-      maxSessions: 100_000,
-      allow: null,
-      rateLimitPps: 0,
-      maxRequestBytes: 9000,
+      ...SENDER_DEFAULTS,
+      count: 0,
+      intervalMs: o.intervalMs,
+      timeoutMs: 2000,
+      periodMs: o.periodMs ?? 1000,
       errorEstimate,
-      stamp: true,
+      localAddress: '127.0.0.1',
+      splay: o.targets > 1,
     },
+    new DgramTransport(),
     systemClock,
     systemScheduler,
-    o.responderObserver,
+    o.senderObserver,
   );
-  const rsock: DatagramSocket = await transport.open({ address: '127.0.0.1', port: 0, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
-  rsock.onMessage((d) => reflector.handle(d, rsock));
-  const rport = rsock.localAddress().port;
-  const options: SenderOptions = {
-    count: 0,
-    intervalMs: o.intervalMs,
-    padding: [27],
-    timeoutMs: 2000,
-    periodMs: o.periodMs ?? 1000,
-    stamp: false,
-    ssid: 0,
-    errorEstimate,
-    localAddress: '127.0.0.1',
-    localPort: 0,
-    splay: o.targets > 1,
-  };
-  const sender = new Sender(options, transport, systemClock, systemScheduler, o.senderObserver);
   const relays: Relay[] = [];
   const targets: string[] = [];
+  const close = async () => {
+    await sender.stop(false);
+    await Promise.all(relays.map((r) => r.close()));
+    await responder.close();
+  };
   try {
     for (let i = 0; i < o.targets; i++) {
-      let port = rport;
+      let port = responder.port;
       if (o.delayMs && o.delayed?.includes(i)) {
-        const relay = await startRelay({ address: '127.0.0.1', port: rport }, { outbound: { delayMs: o.delayMs } });
+        const relay = await startRelay({ address: '127.0.0.1', port: responder.port }, { outbound: { delayMs: o.delayMs } });
         relays.push(relay);
         port = relay.port;
       }
@@ -87,23 +74,10 @@ export async function startLive(o: LiveOptions): Promise<Live> {
       await sender.addTarget({ name, address: '127.0.0.1', port, family: 'IPv4' });
     }
   } catch (err) {
-    await sender.stop(false);
-    await Promise.all(relays.map((r) => r.close()));
-    reflector.close();
-    await rsock.close();
+    await close();
     throw err;
   }
-  return {
-    sender,
-    reflector,
-    targets,
-    async close() {
-      await sender.stop(false);
-      await Promise.all(relays.map((r) => r.close()));
-      reflector.close();
-      await rsock.close();
-    },
-  };
+  return { sender, targets, close };
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined, or fails after `timeoutMs`. */
