@@ -65,7 +65,9 @@ typedef struct tw_sock {
   int family; /* AF_INET or AF_INET6 */
   int refs;   /* the JS external and the open poll handle each hold one */
   int closing;
+  int env_gone; /* the environment is being torn down (worker exit): no more calls into JS */
   int want_writable;
+  napi_async_cleanup_hook_handle cleanup;
   uv_poll_t poll;
   napi_ref cb;          /* function(kind, n) */
   napi_ref buffers[6];  /* keeps the shared ArrayBuffers alive */
@@ -329,6 +331,8 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
 
 /* ---- exported functions --------------------------------------------------------------- */
 
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg);
+
 /* open(family 4|6, address string, port, options, buffers[6], callback) -> external handle */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -465,6 +469,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_object(env, &resource);
   napi_async_init(env, resource, resource_name, &s->actx);
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  napi_add_async_cleanup_hook(env, on_env_cleanup, s, &s->cleanup);
 
   napi_value ext;
   NAPI_CALL(env, napi_create_external(env, s, ext_finalize, NULL, &ext));
@@ -645,15 +650,34 @@ static void on_closed(uv_handle_t *handle) {
   napi_handle_scope scope;
   close(s->fd);
   s->fd = -1;
-  if (napi_open_handle_scope(env, &scope) == napi_ok) {
+  if (!s->env_gone && napi_open_handle_scope(env, &scope) == napi_ok) {
     call_js(s, EV_CLOSED, 0);
     napi_close_handle_scope(env, scope);
+  }
+  if (s->cleanup != NULL) {
+    /* Tells Node this socket's teardown is complete (also on a normal close). */
+    napi_remove_async_cleanup_hook(s->cleanup);
+    s->cleanup = NULL;
   }
   napi_delete_reference(env, s->cb);
   s->cb = NULL;
   for (int i = 0; i < 6; i++) napi_delete_reference(env, s->buffers[i]);
   napi_async_destroy(env, s->actx);
   sock_unref(s);
+}
+
+/* Environment teardown (a worker thread exiting with the socket open): close the poll handle so
+ * the worker's loop can close, and finish in on_closed. Without this Node aborts the process with
+ * "uv_loop_close() while having open handles". */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  tw_sock *s = (tw_sock *)arg;
+  (void)handle;
+  s->env_gone = 1;
+  if (!s->closing) {
+    s->closing = 1;
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_closed);
+  }
 }
 
 /* close(h): stops polling and closes the fd; the callback gets EV_CLOSED once libuv is done. */

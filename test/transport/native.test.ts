@@ -17,6 +17,7 @@ import type { ReflectedEvent, ReplyEvent } from '../../src/session/events.js';
 import { encodeSenderPacket } from '../../src/protocol/test-packet.js';
 import { IN_CI, collect, nativeOrReason, waitFor } from './native-util.js';
 import * as dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { loopbackResponder, measure } from '../helpers/loopback.js';
 import { buildReply, writeReplyT3 } from '../../src/protocol/reflect.js';
@@ -277,6 +278,39 @@ const fuzzDatagram = fc.oneof(
     return b;
   }),
 );
+
+describe('native sockets and the environment lifecycle', { skip }, () => {
+  it('a worker thread that exits with a native socket open tears down cleanly (no uv_loop_close abort)', () => {
+    const nativeJs = new URL('../../src/transport/native.js', import.meta.url).href;
+    const code = `
+      import { Worker } from 'node:worker_threads';
+      const w = new Worker(${JSON.stringify(`
+        import(${JSON.stringify(nativeJs)}).then(async (m) => {
+          const r = m.loadNativeTransport();
+          if (r.error) throw new Error(r.error);
+          const s = await r.transport.open({ address: '127.0.0.1', port: 0 });
+          s.onMessage(() => {});
+          s.send(Buffer.from('x'), s.localAddress().port, '127.0.0.1');
+          (await import('node:worker_threads')).parentPort.postMessage('open');
+        });`)}, { eval: true });
+      w.on('message', async () => { await w.terminate(); console.log('terminated'); });
+      w.on('error', (e) => { console.error(e); process.exit(3); });`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, `exit ${r.status} signal ${r.signal}: ${r.stderr}`);
+    assert.match(r.stdout, /terminated/);
+  });
+
+  it('a process exiting with native sockets open exits with its own code', () => {
+    const nativeJs = new URL('../../src/transport/native.js', import.meta.url).href;
+    const code = `
+      const m = await import(${JSON.stringify(nativeJs)});
+      const s = await m.loadNativeTransport().transport.open({ address: '::', port: 0 });
+      s.onMessage(() => {});
+      setTimeout(() => process.exit(7), 20);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 7, r.stderr);
+  });
+});
 
 describe('the dgram path\'s malformed-input suite, run over the native path', { skip }, () => {
   it('a native responder flooded with the same 10,000 garbage datagrams (seed 42) still answers a native sender', async () => {
