@@ -3,6 +3,7 @@
  * and validation with exact messages (the CLI prints them and exits 2).
  */
 import { hostname } from 'node:os';
+import { UsageError } from '../config/targets.js';
 import { DEFAULT_DELAY_BUCKETS_S } from './catalog.js';
 
 /** What the user asked for (CLI flags; the environment is read separately). */
@@ -42,13 +43,12 @@ export const TELEMETRY_DEFAULTS = {
   otlpEndpoint: 'http://localhost:4318',
 } as const;
 
-/** A telemetry option or environment variable that cannot be honoured. */
-export class TelemetryConfigError extends Error {
+/**
+ * A telemetry option or environment variable that cannot be honoured. It is a usage error (the
+ * CLI exits 2 for those), so it keeps UsageError's name.
+ */
+export class TelemetryConfigError extends UsageError {
   readonly code = 'ERR_TWAMPY_TELEMETRY_CONFIG';
-  constructor(message: string) {
-    super(message);
-    this.name = 'TelemetryConfigError';
-  }
 }
 
 /** Upper bound on histogram buckets, so that a typo cannot multiply the series count by 1000. */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBuckets, resolveOtlpConfig, validateMetricsListen, TelemetryConfigError } from '../../src/telemetry/options.js';
 import { DEFAULT_DELAY_BUCKETS_S } from '../../src/telemetry/catalog.js';
+import { UsageError } from '../../src/config/targets.js';
 
 test('parseBuckets accepts increasing positive seconds', () => {
   assert.deepEqual(parseBuckets('0.0001, 0.001,0.01 ,1'), [0.0001, 0.001, 0.01, 1]);
@@ -78,6 +79,19 @@ test('OTLP push: unusable settings fail with exact messages', () => {
   for (const [flag, env, message] of cases) {
     assert.throws(() => resolveOtlpConfig(flag, env), (err: unknown) => err instanceof TelemetryConfigError && err.message === message, message);
   }
+});
+
+test('telemetry configuration errors are usage errors (the CLI exits 2)', () => {
+  let caught: unknown;
+  try {
+    resolveOtlpConfig(true, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof TelemetryConfigError);
+  assert.ok(caught instanceof UsageError);
+  assert.equal(caught.name, 'UsageError');
+  assert.equal(caught.code, 'ERR_TWAMPY_TELEMETRY_CONFIG');
 });
 
 test('metrics listen flags are validated', () => {
