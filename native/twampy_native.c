@@ -39,7 +39,9 @@
 /* Bump when a layout or an export changes; native.ts refuses an addon with another value. */
 #define TW_ABI 4
 
+#ifndef TW_RX_BATCH
 #define TW_RX_BATCH 32      /* datagrams per recvmmsg */
+#endif
 #define TW_RX_SLOT 65536    /* bytes per receive slot: any UDP payload fits, so no truncation */
 #define TW_RX_ROUNDS 8      /* recvmmsg batches per readable event before yielding to the loop */
 #define TW_RX_META 16       /* int32 per received datagram */
