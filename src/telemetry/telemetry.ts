@@ -81,11 +81,6 @@ export function buildResource(serviceVersion: string): Resource {
   return defaults.merge(detectResources({ detectors: [envDetector] }));
 }
 
-/** True when the options or the environment ask for any telemetry output. */
-export function telemetryRequested(opts: TelemetryOptions, env: Record<string, string | undefined> = process.env): boolean {
-  return opts.metrics || resolveOtlpConfig(opts.otlp, env, opts.otlpProtocol) !== null;
-}
-
 /** A running telemetry layer. */
 export class Telemetry {
   private senderMetrics?: SenderMetrics;
