@@ -42,31 +42,48 @@ async function kill(p: ChildProcess): Promise<void> {
 
 /** Runs the sender cost benchmark; returns a markdown table. */
 export async function run(): Promise<string> {
-  const responder = spawn(process.execPath, [CLI, 'responder', '0.0.0.0:0', '--rate-limit', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TWAMPY_NATIVE: '0' } });
-  const port = await new Promise<number>((resolve) => {
+  // One listen address per target (127.0.0.1 ... 127.0.0.100, each on its own ephemeral port), so
+  // every reply comes from the address the request went to, as the sender checks.
+  const listen = Array.from({ length: TARGETS }, (_, i) => `127.0.0.${i + 1}:0`);
+  const responder = spawn(process.execPath, [CLI, 'responder', ...listen, '--rate-limit', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TWAMPY_NATIVE: '0' } });
+  const targets = await new Promise<string[]>((resolve, reject) => {
     let out = '';
+    const t = setTimeout(() => reject(new Error(`responder not ready: ${out}`)), 20_000);
     responder.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on 0\.0\.0\.0:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
+      const found = [...out.matchAll(/listening on (127\.0\.0\.\d+:\d+)/g)].map((m) => m[1]!);
+      if (found.length === TARGETS) {
+        clearTimeout(t);
+        resolve(found);
+      }
     });
   });
-  const targets = Array.from({ length: TARGETS }, (_, i) => `127.0.0.${i + 1}:${port}`);
   try {
-    const base = spawn(process.execPath, [PINGER, String(port), String(TARGETS), '100'], { stdio: 'ignore' });
+    const base = spawn(process.execPath, [PINGER, '100', ...targets], { stdio: ['ignore', 'pipe', 'inherit'] });
     const b = await measure(base);
-    await kill(base);
-    const sender = spawn(process.execPath, [CLI, 'sender', ...targets, '--forever', '-i', '100', '-q', '--period', '5', '--json'], { stdio: 'ignore', env: { ...process.env, TWAMPY_NATIVE: '0' } });
+    const baseReplies = await stopAndCount(base);
+    const sender = spawn(process.execPath, [CLI, 'sender', ...targets, '--forever', '-i', '100', '-q', '--period', '5', '--json'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TWAMPY_NATIVE: '0' } });
+    let json = '';
+    sender.stdout!.on('data', (d: Buffer) => (json += d.toString()));
     const s = await measure(sender);
     await kill(sender);
+    const received = json.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { received: number }).reduce((a, o) => a + o.received, 0);
     return [
-      `| 100 targets x 10 pkt/s (${WINDOW_S} s window) | CPU (% of one core) | RSS (MiB) |`,
-      '|---|---:|---:|',
-      `| minimal dgram pinger (baseline) | ${b.cpuPct.toFixed(1)} | ${b.rssMiB.toFixed(0)} |`,
-      `| twampy sender | ${s.cpuPct.toFixed(1)} | ${s.rssMiB.toFixed(0)} |`,
-      `| ratio | ${(s.cpuPct / b.cpuPct).toFixed(2)} | ${(s.rssMiB / b.rssMiB).toFixed(2)} |`,
+      `| 100 targets x 10 pkt/s (${WINDOW_S} s window) | CPU (% of one core) | RSS (MiB) | replies received in the run |`,
+      '|---|---:|---:|---:|',
+      `| minimal dgram pinger (baseline) | ${b.cpuPct.toFixed(1)} | ${b.rssMiB.toFixed(0)} | ${baseReplies} |`,
+      `| twampy sender | ${s.cpuPct.toFixed(1)} | ${s.rssMiB.toFixed(0)} | ${received} |`,
+      `| ratio | ${(s.cpuPct / b.cpuPct).toFixed(2)} | ${(s.rssMiB / b.rssMiB).toFixed(2)} | |`,
     ].join('\n');
   } finally {
     await kill(responder);
   }
+}
+
+/** Stops the pinger and reads the reply count it prints on SIGTERM. */
+async function stopAndCount(p: ChildProcess): Promise<number> {
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await kill(p);
+  return Number(/replies (\d+)/.exec(out)?.[1] ?? NaN);
 }

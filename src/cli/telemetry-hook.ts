@@ -5,7 +5,6 @@
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
 import { TELEMETRY_DEFAULTS, parseBuckets, resolveOtlpConfig } from '../telemetry/options.js';
-import { UsageError } from '../config/targets.js';
 import type { Args } from '../config/options.js';
 import type { Logger } from '../app/log.js';
 
@@ -20,7 +19,7 @@ export async function startTelemetryFromArgs(args: Args, role: 'sender' | 'respo
     otlpProtocol: args['otlp-protocol'] as string | undefined,
     nodegraph: args.nodegraph === true,
     sourceName: args['source-name'] as string | undefined,
-    buckets: args.buckets === undefined ? undefined : parseBucketsArg(String(args.buckets)),
+    buckets: args.buckets === undefined ? undefined : parseBuckets(String(args.buckets)),
     oneWayHistograms: args['one-way-histograms'] === true,
   };
   if (!opts.metrics && resolveOtlpConfig(opts.otlp, process.env, opts.otlpProtocol) === null) return null;
@@ -29,10 +28,3 @@ export async function startTelemetryFromArgs(args: Args, role: 'sender' | 'respo
   return TelemetryImpl.start(opts, { logger });
 }
 
-function parseBucketsArg(text: string): number[] {
-  try {
-    return parseBuckets(text);
-  } catch (err) {
-    throw new UsageError(`--buckets: ${(err as Error).message}`);
-  }
-}
