@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 /* Bump when a layout or an export changes; native.ts refuses an addon with another value. */
-#define TW_ABI 4
+#define TW_ABI 5
 
 #ifndef TW_RX_BATCH
 #define TW_RX_BATCH 32      /* datagrams per recvmmsg */
@@ -70,6 +70,7 @@ typedef struct tw_sock {
   int env_gone; /* the environment is being torn down (worker exit): no more calls into JS */
   int want_writable;
   napi_async_cleanup_hook_handle cleanup;
+  int64_t rx_offset; /* added to every receive stamp: moves CLOCK_REALTIME into the session clock's timebase */
   uv_poll_t poll;
   napi_ref cb;          /* function(kind, n) */
   napi_ref buffers[6];  /* keeps the shared ArrayBuffers alive */
@@ -224,7 +225,7 @@ static void parse_rx(tw_sock *s, int i, int64_t user_ns) {
   m[RM_KERNEL_TS] = 0;
   m[RM_FLAGS] = (h->msg_flags & MSG_TRUNC) ? 1 : 0;
   m[RM_TEXTLEN] = 0;
-  s->rx_ts[i] = user_ns;
+  s->rx_ts[i] = user_ns + s->rx_offset;
 
   struct sockaddr_storage *ss = &s->rx_addr[i];
   if (ss->ss_family == AF_INET) {
@@ -266,7 +267,7 @@ static void parse_rx(tw_sock *s, int i, int64_t user_ns) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
       struct timespec ts;
       memcpy(&ts, CMSG_DATA(c), sizeof ts);
-      s->rx_ts[i] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+      s->rx_ts[i] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + s->rx_offset;
       m[RM_KERNEL_TS] = 1;
     } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
       int v;
@@ -782,6 +783,23 @@ static napi_value js_alloc_buffer(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setRxOffset(h, bigint): offset added to receive stamps from now on (see native.ts, ClockBridge). */
+static napi_value js_set_rx_offset(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tw_sock *s = get_sock(env, argv[0]);
+  if (s == NULL) return NULL;
+  int64_t v = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_int64(env, argv[1], &v, &lossless) != napi_ok || !lossless) {
+    napi_throw_range_error(env, NULL, "setRxOffset: offset must be a bigint in int64 range");
+    return NULL;
+  }
+  s->rx_offset = v;
+  return NULL;
+}
+
 /* realtimeNs() -> bigint CLOCK_REALTIME, the clock the kernel stamps packets with. */
 static napi_value js_realtime_ns(napi_env env, napi_callback_info info) {
   (void)info;
@@ -814,6 +832,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "parseAddress", js_parse_address);
   export_fn(env, exports, "realtimeNs", js_realtime_ns);
   export_fn(env, exports, "allocBuffer", js_alloc_buffer);
+  export_fn(env, exports, "setRxOffset", js_set_rx_offset);
   export_int(env, exports, "ABI", TW_ABI);
   export_int(env, exports, "RX_BATCH", TW_RX_BATCH);
   export_int(env, exports, "RX_SLOT", TW_RX_SLOT);

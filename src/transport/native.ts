@@ -43,7 +43,7 @@ import {
 } from './types.js';
 
 /** ABI version this file speaks; must equal the addon's `ABI` export. */
-const EXPECTED_ABI = 4;
+const EXPECTED_ABI = 5;
 
 /** The addon's exports (see native/twampy_native.c). */
 interface Addon {
@@ -72,6 +72,7 @@ interface Addon {
   parseAddress(text: string): [4 | 6, Buffer, number] | null;
   realtimeNs(): bigint;
   allocBuffer(bytes: number): ArrayBuffer;
+  setRxOffset(h: object, offsetNs: bigint): void;
 }
 
 // Receive metadata row (int32 indexes), send metadata row, events: mirrors the C enums.
@@ -110,7 +111,7 @@ function errnoError(errno: number, syscall: string, address?: string, port?: num
 class ClockBridge {
   offsetNs = 0n;
   private timer: NodeJS.Timeout | undefined;
-  private users = 0;
+  private readonly users = new Set<object>();
 
   constructor(
     private readonly addon: Addon,
@@ -130,18 +131,25 @@ class ClockBridge {
         this.offsetNs = a + width / 2n - r;
       }
     }
+    // The addon adds the offset to each stamp as it parses it, saving a BigInt per packet in JS.
+    for (const h of this.users) this.addon.setRxOffset(h, this.offsetNs);
   }
 
-  acquire(): void {
-    if (this.users++ === 0) {
+  /** Starts keeping socket handle `h` up to date (and the 1 s recalibration while any is open). */
+  acquire(h: object): void {
+    this.users.add(h);
+    if (this.users.size === 1) {
       this.calibrate();
       this.timer = setInterval(() => this.calibrate(), 1000);
       this.timer.unref();
+    } else {
+      this.addon.setRxOffset(h, this.offsetNs);
     }
   }
 
-  release(): void {
-    if (--this.users === 0 && this.timer) {
+  release(h: object): void {
+    this.users.delete(h);
+    if (this.users.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
@@ -151,7 +159,8 @@ class ClockBridge {
 /** Parsed destination, cached per address string. */
 interface Dest {
   family: 4 | 6;
-  bytes: Buffer;
+  /** The 16 address bytes (IPv4 in the first 4) as four int32 words, written straight into the send metadata. */
+  words: Int32Array;
   scope: number;
 }
 
@@ -185,6 +194,16 @@ export class NativeSocket implements DatagramSocket {
   private readonly txStatus: Int32Array;
   private txCount = 0;
   private txOffset = 0;
+  // Layout constants copied from the addon into fields: monomorphic loads on the hot path.
+  private readonly rxMetaN: number;
+  private readonly rxSlot: number;
+  private readonly rxTextN: number;
+  private readonly txMetaN: number;
+  private readonly txMax: number;
+  private readonly txBytes: number;
+  /** One payload view per receive slot, reused while datagram sizes repeat (the interface allows it). */
+  private readonly slotViews: Buffer[] = [];
+  private readonly rxAb: ArrayBuffer;
   private readonly overflow: { data: Buffer; port: number; address: string; dest: Dest; tos: number }[] = [];
   private inBatch = false;
   private flushQueued = false;
@@ -210,8 +229,16 @@ export class NativeSocket implements DatagramSocket {
     options: SocketOptions,
   ) {
     const a = addon;
+    this.rxMetaN = a.RX_META;
+    this.rxSlot = a.RX_SLOT;
+    this.rxTextN = a.RX_TEXT;
+    this.txMetaN = a.TX_META;
+    this.txMax = a.TX_MAX;
+    this.txBytes = a.TX_BYTES;
     // The two large buffers live on their own mappings (see allocBuffer in the C file).
     const rxData = a.allocBuffer(a.RX_BATCH * a.RX_SLOT);
+    this.rxAb = rxData;
+    for (let i = 0; i < a.RX_BATCH; i++) this.slotViews.push(Buffer.from(rxData, i * a.RX_SLOT, 0));
     const rxMeta = new ArrayBuffer(a.RX_BATCH * a.RX_META * 4);
     const rxTs = new ArrayBuffer(a.RX_BATCH * 8);
     const rxText = new ArrayBuffer(a.RX_BATCH * a.RX_TEXT);
@@ -246,7 +273,7 @@ export class NativeSocket implements DatagramSocket {
     }
     const [fam, address, port] = addon.localAddress(this.handle);
     this.local = { address, port, family: fam === 6 ? 'IPv6' : 'IPv4' };
-    bridge.acquire();
+    bridge.acquire(this.handle);
   }
 
   /** Local address and port actually bound. */
@@ -314,7 +341,7 @@ export class NativeSocket implements DatagramSocket {
         return;
       }
       const parsed = this.addon.parseAddress(address);
-      dest = parsed ? { family: parsed[0], bytes: parsed[1], scope: parsed[2] } : null;
+      dest = parsed ? { family: parsed[0], words: new Int32Array(Uint8Array.from(parsed[1]).buffer), scope: parsed[2] } : null;
       if (this.dests.size >= CACHE_MAX) this.dests.clear();
       this.dests.set(address, dest);
     }
@@ -349,7 +376,7 @@ export class NativeSocket implements DatagramSocket {
       this.resolveClose = resolve;
     });
     this.addon.close(this.handle);
-    this.bridge.release();
+    this.bridge.release(this.handle);
     return this.closePromise;
   }
 
@@ -360,9 +387,8 @@ export class NativeSocket implements DatagramSocket {
 
   /** Copies one datagram into the send arena; false when the arena is full. */
   private enqueue(data: Buffer, port: number, dest: Dest, tos: number): boolean {
-    const a = this.addon;
-    if (this.txCount >= a.TX_MAX || this.txOffset + data.length > a.TX_BYTES) return false;
-    const row = this.txCount * a.TX_META;
+    if (this.txCount >= this.txMax || this.txOffset + data.length > this.txBytes) return false;
+    const row = this.txCount * this.txMetaN;
     const m = this.txMeta;
     data.copy(this.txData, this.txOffset);
     m[row + TM_OFFSET] = this.txOffset;
@@ -371,7 +397,11 @@ export class NativeSocket implements DatagramSocket {
     m[row + TM_FAMILY] = dest.family;
     m[row + TM_TOS] = tos;
     m[row + TM_SCOPE] = dest.scope;
-    this.txMeta8.set(dest.bytes, (row + TM_ADDR) * 4);
+    const w = dest.words;
+    m[row + TM_ADDR] = w[0]!;
+    m[row + TM_ADDR + 1] = w[1]!;
+    m[row + TM_ADDR + 2] = w[2]!;
+    m[row + TM_ADDR + 3] = w[3]!;
     this.txOffset += (data.length + 7) & ~7;
     this.txCount++;
     return true;
@@ -452,30 +482,34 @@ export class NativeSocket implements DatagramSocket {
 
   /** Presents a received batch to the handler, one datagram at a time, then flushes replies. */
   private deliver(n: number): void {
-    const a = this.addon;
     const m = this.rxMeta;
     const handler = this.handler;
     this.stats.rxPackets += n;
     this.stats.rxBatches++;
     if (!handler) return;
-    const offset = this.bridge.offsetNs;
+    const metaN = this.rxMetaN;
+    const textN = this.rxTextN;
     this.inBatch = true;
     try {
       for (let i = 0; i < n && !this.closed; i++) {
-        const row = i * a.RX_META;
-        const start = i * a.RX_SLOT;
+        const row = i * metaN;
+        const len = m[row + RM_LEN]!;
+        let data = this.slotViews[i]!;
+        if (data.length !== len) {
+          data = Buffer.from(this.rxAb, i * this.rxSlot, len);
+          this.slotViews[i] = data;
+        }
         const fam = m[row + RM_FAMILY];
         const ttl = m[row + RM_TTL]!;
         const tos = m[row + RM_TOS]!;
-        const kernel = m[row + RM_KERNEL_TS] === 1;
         const dgram: ReceivedDatagram = {
-          data: this.rxData.subarray(start, start + m[row + RM_LEN]!),
-          address: fam === 4 ? this.v4Name(m[row + RM_V4]!) : this.rxText.toString('latin1', i * a.RX_TEXT, i * a.RX_TEXT + m[row + RM_TEXTLEN]!),
+          data,
+          address: fam === 4 ? this.v4Name(m[row + RM_V4]!) : this.rxText.toString('latin1', i * textN, i * textN + m[row + RM_TEXTLEN]!),
           port: m[row + RM_PORT]!,
           family: fam === 4 ? 'IPv4' : 'IPv6',
-          // Kernel stamps are CLOCK_REALTIME; the offset moves them into the session clock's timebase.
-          rxTimeNs: this.rxTs[i]! + offset,
-          rxTimeSource: kernel ? 'kernel' : 'user',
+          // Already in the session clock's timebase: the addon adds ClockBridge's offset.
+          rxTimeNs: this.rxTs[i]!,
+          rxTimeSource: m[row + RM_KERNEL_TS] === 1 ? 'kernel' : 'user',
           ttl: ttl >= 0 ? ttl : undefined,
           tos: tos >= 0 ? tos : undefined,
         };
