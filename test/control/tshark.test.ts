@@ -21,11 +21,12 @@ after(async () => {
 
 test('tshark decodes our TWAMP-Control exchange without malformed packets', { skip: !hasTshark && !ci ? 'tshark not installed (CI=true makes this a failure)' : false }, async () => {
   assert.ok(hasTshark, 'tshark is required (apt-get install tshark)');
-  const { server, port } = await startServer('127.0.0.1');
+  // Test ports below the ephemeral range, so the capture filter can name them.
+  const { server, port } = await startServer('127.0.0.1', { testPorts: { low: 31200, high: 31209 } });
   cleanups.push(() => server.close());
   const pcap = join(dir, 'control.pcap');
   let stderr = '';
-  const cap: ChildProcess = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port}`, '-a', 'duration:30', '-w', pcap, '-q'], {
+  const cap: ChildProcess = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${port} or udp portrange 31200-31209`, '-a', 'duration:30', '-w', pcap, '-q'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise<number | null>((r) => cap.once('exit', (code) => r(code)));
@@ -75,6 +76,18 @@ test('tshark decodes our TWAMP-Control exchange without malformed packets', { sk
   assert.ok(col('twamp.control.padding_length').includes('100'), r.stdout);
   assert.ok(col('twamp.control.numsessions').includes('1'), r.stdout);
   assert.ok(col('twamp.control.accept').every((v) => Number(v) === 0), r.stdout);
+
+  // The dissector follows Accept-Session to the test ports: the test packets decode as TWAMP-Test
+  // with no decode-as hint, three requests of 14 + 100 octets and three replies of as many.
+  const t = spawnSync('tshark', ['-r', pcap, '-d', `tcp.port==${port},twamp.control`, '-Y', 'twamp.test', '-T', 'fields', '-e', 'udp.length', '-e', 'twamp.test.seq_number', '-e', 'twamp.test.sender_seq_number', '-E', 'separator=;'], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  const tests = t.stdout.trim().split('\n').filter(Boolean).map((l) => l.split(';'));
+  assert.equal(tests.length, 6, t.stdout);
+  assert.ok(tests.every((r) => Number(r[0]) === 8 + 114), t.stdout);
+  // Request k then its reply (tshark reads both as reflector-shaped by length): our sequence
+  // numbers 0..2, the reflector's own counter 0..2, and the echoed sender sequence numbers.
+  assert.deepEqual(tests.map((r) => r[1]), ['0', '0', '1', '1', '2', '2'], t.stdout);
+  assert.deepEqual([1, 3, 5].map((i) => tests[i]![2]), ['0', '1', '2'], t.stdout);
 
   const bad = spawnSync('tshark', ['-r', pcap, '-d', `tcp.port==${port},twamp.control`, '-Y', '_ws.malformed || _ws.expert.severity >= "error"'], { encoding: 'utf8' });
   assert.equal(bad.status, 0, bad.stderr);
