@@ -8,7 +8,8 @@
  *   port, when the request named one); everything else is dropped and reported.
  * - T2 is the socket layer's receive time; T3 is read from the clock just before sending.
  * - Own sequence counter from 0 (stateful reflector).
- * - Reply size is max(minimum reply, request size) (RFC 6038 symmetric size).
+ * - Reply size is max(minimum reply, request size, negotiated request size) (RFC 6038 symmetric
+ *   size; the reply never exceeds what the control client itself asked for).
  * - REFWAIT: no packet for `refwaitMs` while started ends the session ('timed_out').
  * - After Stop-Sessions it keeps reflecting for the negotiated Timeout, then closes.
  */
@@ -46,7 +47,11 @@ export interface ReflectorSessionParams {
   senderAddress: string;
   /** 0: any port of `senderAddress`. */
   senderPort: number;
-  /** Negotiated Padding Length (used to report size mismatches only). */
+  /**
+   * Negotiated Padding Length. Replies are at least as long as a request of that size would
+   * make them (and at least as long as the actual request): RFC 6038 symmetric size for the
+   * size both ends agreed on, even when a sender pads less than it said.
+   */
   paddingLength: number;
   /** Negotiated Timeout, ms: how long to keep reflecting after Stop-Sessions. */
   timeoutMs: number;
@@ -147,7 +152,10 @@ export class ReflectorSession {
         this.p.onDrop('malformed', address);
         return;
       }
-      reply = buildReply(d.data, len, 'twamp', {
+      // A request shorter than negotiated is answered as if zero-padded to the negotiated size.
+      const want = SENDER_HEADER_LENGTH + this.p.paddingLength;
+      const req = len < want && want <= this.p.maxRequestBytes ? Buffer.concat([d.data, Buffer.alloc(want - len)]) : d.data;
+      reply = buildReply(req, req.length, 'twamp', {
         seq: this.seq,
         receiveTimestampNs: d.rxTimeNs,
         errorEstimate: this.p.errorEstimate,
@@ -166,7 +174,7 @@ export class ReflectorSession {
         this.p.onDrop(err.code === 'ERR_BAD_VALUE' ? 'bad_hmac' : 'malformed', address);
         return;
       }
-      const replyLen = Math.max(AUTH_REFLECTOR_HEADER_LENGTH, len);
+      const replyLen = Math.max(AUTH_REFLECTOR_HEADER_LENGTH, len, Math.min(this.p.maxRequestBytes, AUTH_SENDER_HEADER_LENGTH + this.p.paddingLength));
       reply = encodeAuthReflectorPacket({
         seq: this.seq,
         timestampNs: 0n,

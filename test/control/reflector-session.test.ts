@@ -32,7 +32,7 @@ class FakeSocket implements DatagramSocket {
   }
 }
 
-function setup(protection: TestProtection = { security: 'none' }, senderPort = 0) {
+function setup(protection: TestProtection = { security: 'none' }, senderPort = 0, paddingLength = 27) {
   const clock = new ManualClock(1_700_000_000_000_000_000n);
   const socket = new FakeSocket();
   const drops: string[] = [];
@@ -44,7 +44,7 @@ function setup(protection: TestProtection = { security: 'none' }, senderPort = 0
     protection,
     senderAddress: '192.0.2.1',
     senderPort,
-    paddingLength: 27,
+    paddingLength,
     timeoutMs: 500,
     refwaitMs: 2000,
     maxRequestBytes: 9000,
@@ -145,3 +145,13 @@ for (const security of ['authenticated', 'encrypted'] as const) {
     assert.deepEqual(t.drops, ['bad_hmac', 'malformed']);
   });
 }
+
+test('replies are as long as the negotiated request size even when a request is shorter', () => {
+  const t = setup({ security: 'none' }, 0, 100);
+  t.session.start();
+  t.deliver(request(0, 0)); // 14 octets, 114 negotiated
+  t.deliver(request(1, 200)); // longer than negotiated: symmetric with what came
+  assert.deepEqual(t.socket.sent.map((s) => s.data.length), [114, 214]);
+  assert.ok(t.socket.sent[0]!.data.subarray(41).every((b) => b === 0));
+  assert.equal(decodeReflectorPacket(t.socket.sent[0]!.data).senderSeq, 0);
+});
