@@ -79,6 +79,7 @@ export class ReflectorSession {
   private refwait: Cancel | null = null;
   private stopTimer: Cancel | null = null;
   private closing: Promise<void> | null = null;
+  private lastPacketNs = 0n;
 
   constructor(private readonly p: ReflectorSessionParams) {
     p.socket.onMessage((d) => this.onDatagram(d));
@@ -114,9 +115,20 @@ export class ReflectorSession {
     return this.end(this.state === 'stopping' ? 'completed' : 'aborted');
   }
 
+  /** Notes a packet; one timer checks the idle time when due (no timer churn per packet). */
   private armRefwait(): void {
-    this.refwait?.();
-    this.refwait = this.p.scheduler.setTimeout(() => void this.end('timed_out'), this.p.refwaitMs);
+    this.lastPacketNs = this.p.clock.nowNs();
+    if (!this.refwait) this.scheduleRefwait(this.p.refwaitMs);
+  }
+
+  private scheduleRefwait(ms: number): void {
+    this.refwait = this.p.scheduler.setTimeout(() => {
+      this.refwait = null;
+      if (this.state !== 'started') return;
+      const idleMs = Number(this.p.clock.nowNs() - this.lastPacketNs) / 1e6;
+      if (idleMs < this.p.refwaitMs) this.scheduleRefwait(Math.max(0.001, this.p.refwaitMs - idleMs));
+      else void this.end('timed_out');
+    }, ms);
   }
 
   private end(outcome: Exclude<SessionOutcome, 'accepted' | 'rejected'>): Promise<void> {

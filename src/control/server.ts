@@ -82,6 +82,7 @@ interface ConnState {
   sessions: ReflectorSession[];
   started: boolean;
   servwait: Cancel | null;
+  lastActivityNs: bigint;
   closeReason: string | null;
   openedNs: bigint;
 }
@@ -167,6 +168,7 @@ export class ControlServer {
       sessions: [],
       started: false,
       servwait: null,
+      lastActivityNs: 0n,
       closeReason: null,
       openedNs: this.clock.nowNs(),
     };
@@ -181,13 +183,24 @@ export class ControlServer {
     this.observer.onActive?.(this.conns.size, this.sessionCount);
   }
 
-  /** Restarts SERVWAIT: a complete control message or a test packet arrived. */
+  /**
+   * Restarts SERVWAIT: a complete control message or a test packet arrived. Called per test
+   * packet, so it only stamps the time; one timer per connection checks the idle time when due.
+   */
   private touch(conn: ConnState): void {
-    conn.servwait?.();
+    conn.lastActivityNs = this.clock.nowNs();
+    if (!conn.servwait) this.armServwait(conn, this.options.servwaitMs);
+  }
+
+  private armServwait(conn: ConnState, ms: number): void {
     conn.servwait = this.scheduler.setTimeout(() => {
+      conn.servwait = null;
+      if (!this.conns.has(conn)) return;
+      const idleMs = Number(this.clock.nowNs() - conn.lastActivityNs) / 1e6;
+      if (idleMs < this.options.servwaitMs) return this.armServwait(conn, Math.max(0.001, this.options.servwaitMs - idleMs));
       this.reject(conn, 'servwait_timeout', `nothing within SERVWAIT (${this.options.servwaitMs} ms)`);
       this.drop(conn, 'servwait_timeout');
-    }, this.options.servwaitMs);
+    }, ms);
   }
 
   private reject(conn: ConnState, reason: ControlRejectReason, detail: string, accept?: number): void {
