@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 /* Bump when a layout or an export changes; native.ts refuses an addon with another value. */
-#define TW_ABI 5
+#define TW_ABI 6
 
 #ifndef TW_RX_BATCH
 #define TW_RX_BATCH 32      /* datagrams per recvmmsg */
@@ -53,7 +53,7 @@
 #define TW_TX_MAXERR 64
 
 /* Receive metadata, int32 index within a datagram's row. */
-enum { RM_LEN, RM_PORT, RM_FAMILY, RM_TTL, RM_TOS, RM_KERNEL_TS, RM_FLAGS, RM_TEXTLEN, RM_V4 };
+enum { RM_LEN, RM_PORT, RM_FAMILY, RM_TTL, RM_TOS, RM_KERNEL_TS, RM_FLAGS, RM_TEXTLEN, RM_V4, RM_DROPS = 12 };
 /* Send metadata, int32 index within a datagram's row; the 16 address bytes start at int 8. */
 enum { TM_OFFSET, TM_LEN, TM_PORT, TM_FAMILY, TM_TOS, TM_SCOPE, TM_ADDR = 8 };
 /* Events delivered to the JS callback. */
@@ -225,6 +225,7 @@ static void parse_rx(tw_sock *s, int i, int64_t user_ns) {
   m[RM_KERNEL_TS] = 0;
   m[RM_FLAGS] = (h->msg_flags & MSG_TRUNC) ? 1 : 0;
   m[RM_TEXTLEN] = 0;
+  m[RM_DROPS] = -1;
   s->rx_ts[i] = user_ns + s->rx_offset;
 
   struct sockaddr_storage *ss = &s->rx_addr[i];
@@ -269,6 +270,11 @@ static void parse_rx(tw_sock *s, int i, int64_t user_ns) {
       memcpy(&ts, CMSG_DATA(c), sizeof ts);
       s->rx_ts[i] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + s->rx_offset;
       m[RM_KERNEL_TS] = 1;
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+      /* Datagrams the kernel dropped on this socket (receive buffer full) before this one was queued. */
+      uint32_t d;
+      memcpy(&d, CMSG_DATA(c), sizeof d);
+      m[RM_DROPS] = (int32_t)(d & 0x7fffffff);
     } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
       int v;
       memcpy(&v, CMSG_DATA(c), sizeof v);
@@ -400,6 +406,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
   /* Receive-side ancillary data: every packet carries its kernel timestamp, TTL and TOS. */
   if (set_int(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1) < 0) { err = errno; what = "SO_TIMESTAMPNS"; }
+  (void)set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1); /* drop counter: diagnostics only, optional */
   if (!err && af == AF_INET6) {
     if (set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, opt_int(env, opts, "v6only", 0)) < 0) { err = errno; what = "IPV6_V6ONLY"; }
     else if (set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) < 0) { err = errno; what = "IPV6_RECVHOPLIMIT"; }

@@ -43,7 +43,7 @@ import {
 } from './types.js';
 
 /** ABI version this file speaks; must equal the addon's `ABI` export. */
-const EXPECTED_ABI = 5;
+const EXPECTED_ABI = 6;
 
 /** The addon's exports (see native/twampy_native.c). */
 interface Addon {
@@ -76,7 +76,7 @@ interface Addon {
 }
 
 // Receive metadata row (int32 indexes), send metadata row, events: mirrors the C enums.
-const RM_LEN = 0, RM_PORT = 1, RM_FAMILY = 2, RM_TTL = 3, RM_TOS = 4, RM_KERNEL_TS = 5, RM_TEXTLEN = 7, RM_V4 = 8;
+const RM_LEN = 0, RM_PORT = 1, RM_FAMILY = 2, RM_TTL = 3, RM_TOS = 4, RM_KERNEL_TS = 5, RM_TEXTLEN = 7, RM_V4 = 8, RM_DROPS = 12;
 const TM_OFFSET = 0, TM_LEN = 1, TM_PORT = 2, TM_FAMILY = 3, TM_TOS = 4, TM_SCOPE = 5, TM_ADDR = 8;
 const EV_RX = 0, EV_WRITABLE = 1, EV_ERROR = 2, EV_CLOSED = 3;
 const OPT_TOS = 0, OPT_TTL = 1, OPT_DF = 2;
@@ -176,13 +176,15 @@ export interface NativeSocketStats {
   txErrors: number;
   /** Times a flush stopped on a full socket buffer and waited for writability. */
   txWaits: number;
+  /** Datagrams the kernel dropped on this socket because its receive buffer was full (SO_RXQ_OVFL), as of the last datagram received. */
+  kernelDrops: number;
 }
 
 /** A UDP socket on the native addon; see the file header for batching and timestamps. */
 export class NativeSocket implements DatagramSocket {
   readonly capabilities = NATIVE_CAPABILITIES;
   /** Counters, updated as packets flow. */
-  readonly stats: NativeSocketStats = { rxPackets: 0, rxBatches: 0, txPackets: 0, txBatches: 0, txErrors: 0, txWaits: 0 };
+  readonly stats: NativeSocketStats = { rxPackets: 0, rxBatches: 0, txPackets: 0, txBatches: 0, txErrors: 0, txWaits: 0, kernelDrops: 0 };
   private readonly handle: object;
   private readonly rxData: Buffer;
   private readonly rxMeta: Int32Array;
@@ -486,6 +488,9 @@ export class NativeSocket implements DatagramSocket {
     const handler = this.handler;
     this.stats.rxPackets += n;
     this.stats.rxBatches++;
+    // The kernel reports its cumulative drop count only on packets queued after a drop.
+    const drops = m[(n - 1) * this.rxMetaN + RM_DROPS]!;
+    if (drops >= 0) this.stats.kernelDrops = drops;
     if (!handler) return;
     const metaN = this.rxMetaN;
     const textN = this.rxTextN;

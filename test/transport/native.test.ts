@@ -161,6 +161,32 @@ describe('native transport on loopback', { skip }, () => {
     assert.ok(rx.stats.rxBatches < N, `receives batched: ${rx.stats.rxBatches} JS calls for ${N}`);
   });
 
+  it('counts datagrams the kernel dropped on a full receive buffer (SO_RXQ_OVFL)', async () => {
+    const rx = await sock({ address: '127.0.0.1', port: 0, recvBufferSize: 4096 });
+    let got = 0;
+    rx.onMessage(() => got++);
+    const tx = dgram.createSocket('udp4');
+    await new Promise<void>((res) => tx.bind(0, '127.0.0.1', res));
+    try {
+      const port = rx.localAddress().port;
+      const burst = Buffer.alloc(1000);
+      // One synchronous burst: the receiver cannot read before the loop turns, so the buffer overflows.
+      let sent = 0;
+      await new Promise<void>((res) => {
+        for (let i = 0; i < 300; i++) tx.send(burst, port, '127.0.0.1', () => ++sent === 300 && res());
+      });
+      await waitFor(() => got > 0, 2000, 'first datagrams');
+      await new Promise((r) => setTimeout(r, 100));
+      const beforeMarker = got;
+      tx.send(Buffer.from('after'), port, '127.0.0.1'); // queued after the drops: carries the counter
+      await waitFor(() => got === beforeMarker + 1, 2000, 'marker datagram');
+      assert.ok(rx.stats.kernelDrops > 0, 'some dropped');
+      assert.equal(rx.stats.kernelDrops, 300 - beforeMarker, 'every datagram either delivered or counted as dropped');
+    } finally {
+      tx.close();
+    }
+  });
+
   it('reports bad destinations and bind failures as errors, never throws from send', async () => {
     const s = await sock({ address: '127.0.0.1', port: 0 });
     const errs: Error[] = [];
