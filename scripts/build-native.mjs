@@ -38,7 +38,8 @@ const candidates = [
 const include = candidates.find((d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h')));
 if (!include) warn(`Node's C headers (node_api.h, uv.h) were not found in ${candidates.join(', ')}`);
 
-const cc = process.env.CC || 'cc';
+// The first C compiler that runs: $CC, else cc, gcc, clang.
+const cc = [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean).find((c) => !spawnSync(c, ['--version'], { stdio: 'ignore' }).error) ?? (process.env.CC || 'cc');
 const tmp = `${out}.tmp-${process.pid}`;
 mkdirSync(outDir, { recursive: true });
 const args = [
