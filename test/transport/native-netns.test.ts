@@ -238,4 +238,30 @@ describe('native transport across a router in network namespaces', { skip, timeo
     const big = await b.wait('rx', 2);
     assert.equal(big.len, 1400, 'fragmented on the way and reassembled by B');
   });
+
+  it('IPv6 Don\'t Fragment: EMSGSIZE once R reports Packet Too Big; without it the sender fragments and the datagram arrives', async () => {
+    const a = peer(NS.a);
+    const b = peer(NS.b);
+    const bPort = await b.open({ address: '::', port: 0 });
+    await a.open({ address: '::', port: 0, dontFragment: true });
+    const end = Date.now() + 5000;
+    while (a.count('error') === 0 && Date.now() < end) {
+      a.cmd({ op: 'send', to: 'fd01:2::2', port: bPort, size: 1400 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const err = await a.wait('error');
+    assert.equal(err.code, 'EMSGSIZE');
+    assert.equal(b.count('rx'), 0, 'routers never fragment IPv6: nothing oversized got through');
+
+    const c = peer(NS.a);
+    await c.open({ address: '::', port: 0, dontFragment: false });
+    // The first may be lost to the Packet Too Big; once the path MTU is known A fragments.
+    const until = Date.now() + 5000;
+    while (b.count('rx') === 0 && Date.now() < until) {
+      c.cmd({ op: 'send', to: 'fd01:2::2', port: bPort, size: 1400 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const big = await b.wait('rx');
+    assert.equal(big.len, 1400);
+  });
 });
