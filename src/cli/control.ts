@@ -21,7 +21,7 @@ import { Logger, type Verbosity } from '../app/log.js';
 import { CidrSet } from '../config/cidr.js';
 import { parseHostPort, resolveHost, UsageError } from '../config/targets.js';
 import { clockFromArgs, senderAppOptionsFromArgs, tosFromArgs, type Args } from '../config/options.js';
-import { senderOptions } from './parser.js';
+import { senderOptions, telemetryOptions } from './parser.js';
 import { createPrinter } from './printer.js';
 import { startTelemetryFromArgs } from './telemetry-hook.js';
 import { ControlServer, type ControlServerOptions } from '../control/server.js';
@@ -213,9 +213,19 @@ export async function runServer(
 async function runServerCommand(args: Args): Promise<void> {
   const log = new Logger(verbosityOf(args));
   const counts = { sessions: 0, rejected: 0 };
-  const srv = await runServer(args, [
-    { onSession: (e) => { if (e.outcome === 'accepted') counts.sessions++; else if (e.outcome === 'rejected') counts.rejected++; } },
-  ]);
+  const telemetry = await startTelemetryFromArgs(args, 'responder', log);
+  let srv;
+  try {
+    srv = await runServer(args, [
+      { onSession: (e) => { if (e.outcome === 'accepted') counts.sessions++; else if (e.outcome === 'rejected') counts.rejected++; } },
+      ...(telemetry ? [telemetry.control()] : []),
+    ]);
+  } catch (err) {
+    await telemetry?.shutdown();
+    throw err;
+  }
+  telemetry?.setReady(true);
+  if (telemetry?.metricsUrl) log.warn(`metrics on ${telemetry.metricsUrl}`);
   const onHup = () => {
     if (!args['key-file']) return;
     try {
@@ -232,6 +242,7 @@ async function runServerCommand(args: Args): Promise<void> {
   });
   process.off('SIGHUP', onHup);
   await srv.close();
+  await telemetry?.shutdown();
   if (log.verbosity > 0) process.stderr.write(`twampy: server stopped: ${counts.sessions} sessions accepted, ${counts.rejected} refused\n`);
 }
 
@@ -368,7 +379,7 @@ const serverCommand: CommandModule<object, Args> = {
   command: 'server [listen..]',
   describe: `TWAMP server (RFC 5357): TWAMP-Control on TCP ${CONTROL_PORT} and the reflector of every negotiated session`,
   builder: (y) =>
-    y
+    telemetryOptions(y)
       .positional('listen', { type: 'string', array: true, describe: `Address:port of TWAMP-Control (default ${CONTROL_DEFAULTS.listen}, dual-stack)` })
       .option('modes', { type: 'string', describe: 'Modes offered, comma-separated: open, authenticated, encrypted, mixed (default: open, plus the others when --key-file is given)' })
       .option('key-file', { type: 'string', describe: 'Key file: lines "KEYID HEX-PASSPHRASE" (perfSONAR pfstore format); re-read on SIGHUP' })

@@ -10,7 +10,7 @@ import { dscpTable } from '../protocol/dscp.js';
 import { controlCommands } from './control.js';
 
 /** Telemetry options (OTLP also follows the standard OTEL_EXPORTER_OTLP_* environment). */
-function telemetryOptions<T>(y: Argv<T>) {
+export function telemetryOptions<T>(y: Argv<T>) {
   return y
     .option('metrics', { type: 'boolean', describe: 'Serve Prometheus /metrics, /healthz and /readyz' })
     .option('metrics-port', { type: 'number', default: 8000, describe: 'Port of the metrics server' })

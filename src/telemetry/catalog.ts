@@ -25,7 +25,7 @@ export interface MetricSpec {
   /** HELP text. */
   help: string;
   /** Who records it. */
-  role: 'sender' | 'responder' | 'process' | 'exporter';
+  role: 'sender' | 'responder' | 'control' | 'process' | 'exporter';
   /** Present only with an opt-in (for the README table). */
   optIn?: string;
 }
@@ -37,6 +37,7 @@ export const LABEL = {
   direction: 'direction',
   reason: 'reason',
   result: 'twampy_result',
+  outcome: 'outcome',
   id: 'id',
 } as const;
 
@@ -238,6 +239,50 @@ export const RESPONDER_METRICS = {
   },
 } as const satisfies Record<string, MetricSpec>;
 
+/** TWAMP-Control server series (`twampy server`). */
+export const CONTROL_METRICS = {
+  connections: {
+    name: 'twampy_control_connections',
+    kind: 'counter',
+    unit: '{connection}',
+    labels: [LABEL.source, LABEL.outcome],
+    help: 'TWAMP-Control connections, accepted (greeted with our modes) or refused (greeted with Modes 0)',
+    role: 'control',
+  },
+  sessions: {
+    name: 'twampy_control_sessions',
+    kind: 'counter',
+    unit: '{session}',
+    labels: [LABEL.source, LABEL.outcome],
+    help: 'TWAMP test sessions by outcome: accepted, rejected, completed, timed_out, aborted',
+    role: 'control',
+  },
+  rejected: {
+    name: 'twampy_control_rejected',
+    kind: 'counter',
+    unit: '{request}',
+    labels: [LABEL.source, LABEL.reason],
+    help: 'Refused connections, set-ups and requests, and dropped control connections, by reason',
+    role: 'control',
+  },
+  activeConnections: {
+    name: 'twampy_control_active_connections',
+    kind: 'gauge',
+    unit: '{connection}',
+    labels: [LABEL.source],
+    help: 'TWAMP-Control connections currently open',
+    role: 'control',
+  },
+  activeSessions: {
+    name: 'twampy_control_active_sessions',
+    kind: 'gauge',
+    unit: '{session}',
+    labels: [LABEL.source],
+    help: 'Negotiated test sessions currently held',
+    role: 'control',
+  },
+} as const satisfies Record<string, MetricSpec>;
+
 /** Node process series, named as Prometheus client libraries name them. */
 export const PROCESS_METRICS = {
   cpuUser: {
@@ -372,6 +417,7 @@ export const EXPORTER_METRICS = {
 export const ALL_METRICS: readonly MetricSpec[] = [
   ...Object.values(SENDER_METRICS),
   ...Object.values(RESPONDER_METRICS),
+  ...Object.values(CONTROL_METRICS),
   ...Object.values(EXPORTER_METRICS),
   ...Object.values(PROCESS_METRICS),
 ];

@@ -9,6 +9,8 @@
  *        -> prometheus-text.ts -> GET /metrics
  *        -> PeriodicExportingMetricReader on MeterProvider "export" -> OTLP/HTTP
  */
+import { ControlMetrics } from './control-metrics.js';
+import type { ControlObserver } from '../control/events.js';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -85,6 +87,7 @@ export function buildResource(serviceVersion: string): Resource {
 export class Telemetry {
   private senderMetrics?: SenderMetrics;
   private responderMetrics?: ResponderMetrics;
+  private controlMetrics?: ControlMetrics;
   private ready = false;
   private closed = false;
 
@@ -170,6 +173,12 @@ export class Telemetry {
   responder(): ResponderObserver {
     this.responderMetrics ??= new ResponderMetrics(this.meter, this.store, this.source);
     return this.responderMetrics;
+  }
+
+  /** The TWAMP-Control server's observer (created on first use); reflected packets count as the responder's. */
+  control(): ControlObserver {
+    this.controlMetrics ??= new ControlMetrics(this.meter, this.source, this.responder());
+    return this.controlMetrics;
   }
 
   /** Marks the process ready (sockets bound, measuring) or not; /readyz follows. */
