@@ -50,7 +50,9 @@ export function requestSeq(req: Buffer): number {
 }
 
 /** Builds the reply to `req` (its first `reqLen` octets) without T3; returns a new buffer. */
-export function buildReply(req: Buffer, reqLen: number, format: ReplyFormat, f: ReplyFields): Buffer {
+export function buildReply(req: Buffer, requestLength: number, format: ReplyFormat, f: ReplyFields): Buffer {
+  // Never trust a length past the buffer: allocUnsafe memory must not leak into the padding.
+  const reqLen = Math.min(requestLength, req.length);
   const len = replyLength(reqLen, format);
   const out = Buffer.allocUnsafe(len);
   out.writeUInt32BE(f.seq >>> 0, REFLECTOR_SEQ_OFFSET);

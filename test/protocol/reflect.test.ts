@@ -56,3 +56,9 @@ test('STAMP reply: SSID echoed at 14, MBZ(3) after Sender TTL, 44 octets', () =>
   assert.equal(reply[40], 255);
   assert.deepEqual([...reply.subarray(41, 44)], [0, 0, 0]);
 });
+
+test('a request length past the buffer is clamped: no stale memory in the reply', () => {
+  const req = request(27);
+  const reply = buildReply(req, 500, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 0 });
+  assert.equal(reply.length, 41);
+});
