@@ -63,8 +63,8 @@ function setup(): void {
   sh(['ip', 'link', 'set', IF.r1, 'up'], NS.r);
   sh(['ip', 'link', 'set', IF.r2, 'up', 'mtu', '1280'], NS.r);
   sh(['ip', 'link', 'set', IF.b, 'mtu', '1280'], NS.b);
-  sh(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'], NS.r);
-  sh(['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1'], NS.r);
+  // Written through /proc (per namespace) rather than sysctl(8), which bare images may lack.
+  sh(['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'], NS.r);
 }
 
 type Event = Record<string, unknown> & { ev: string };
