@@ -421,10 +421,13 @@ export class NativeSocket implements DatagramSocket {
       const nerr = st[2] ?? 0;
       this.stats.txBatches++;
       this.stats.txPackets += consumed - nerr;
+      // Describe failures before the arena moves; report them only once its state is consistent,
+      // since an error handler may call send() (or close()) re-entrantly.
+      const failures: Error[] = [];
       for (let k = 0; k < nerr; k++) {
         const idx = st[3 + 2 * k] ?? 0;
         const errno = st[4 + 2 * k] ?? 0;
-        this.report(errnoError(errno, 'send', this.describeDest(idx), this.txMeta[idx * a.TX_META + TM_PORT]));
+        failures.push(errnoError(errno, 'send', this.describeDest(idx), this.txMeta[idx * a.TX_META + TM_PORT]));
       }
       if (consumed < count) this.compact(consumed);
       else {
@@ -435,8 +438,9 @@ export class NativeSocket implements DatagramSocket {
         this.stats.txWaits++;
         this.waitingWritable = true;
         a.wantWritable(this.handle, true);
-        return;
       }
+      for (const f of failures) this.report(f);
+      if (again) return;
       while (this.overflow.length > 0) {
         const o = this.overflow[0]!;
         if (!this.enqueue(o.data, o.port, o.dest, o.tos)) break;

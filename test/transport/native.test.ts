@@ -187,6 +187,26 @@ describe('native transport on loopback', { skip }, () => {
     }
   });
 
+  it('a datagram the kernel refuses is reported with its errno; the rest of the batch and sends from the error handler still go out', async () => {
+    const rx = await sock({ address: '127.0.0.1', port: 0 });
+    const tx = await sock({ address: '127.0.0.1', port: 0 });
+    const got = collect(rx);
+    const port = rx.localAddress().port;
+    const errs: NodeJS.ErrnoException[] = [];
+    tx.onError((e) => {
+      errs.push(e);
+      tx.send(Buffer.from('from-handler'), port, '127.0.0.1'); // re-entrant send while the flush reports
+    });
+    tx.send(Buffer.from('before'), port, '127.0.0.1');
+    tx.send(Buffer.alloc(65_520), port, '127.0.0.1'); // over IPv4's 65,507-octet UDP payload limit
+    tx.send(Buffer.from('after'), port, '127.0.0.1');
+    await waitFor(() => got.length === 3, 2000, 'three datagrams');
+    assert.deepEqual(got.map((d) => d.data.toString()), ['before', 'after', 'from-handler']);
+    assert.equal(errs.length, 1);
+    assert.equal(errs[0]!.code, 'EMSGSIZE');
+    assert.equal((errs[0] as unknown as { port: number }).port, port);
+  });
+
   it('reports bad destinations and bind failures as errors, never throws from send', async () => {
     const s = await sock({ address: '127.0.0.1', port: 0 });
     const errs: Error[] = [];
