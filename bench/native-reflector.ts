@@ -1,8 +1,9 @@
 /**
  * Child process of bench/native.ts: the real Reflector on 127.0.0.1 over the native or the dgram
- * transport (argv[2]). Prints {"port"} when ready; on stdin "stats" prints the number reflected
- * and the T3-T2 median / p99 since the last "reset", split into dispatch (socket to handler entry)
- * and work (handler entry to T3); exits when stdin closes.
+ * transport (argv[2]), or ('native-echo') a bare echo over the native transport. Prints {"port"}
+ * when ready; on stdin "stats" prints the number reflected and the T3-T2 median / p99 since the
+ * last "reset", split into dispatch (socket to handler entry) and work (handler entry to T3);
+ * exits when stdin closes.
  */
 import { createInterface } from 'node:readline';
 import { systemClock, systemScheduler } from '../src/session/clock.js';
@@ -13,7 +14,7 @@ import type { Transport } from '../src/transport/types.js';
 
 const kind = process.argv[2] ?? 'native';
 let transport: Transport;
-if (kind === 'native') {
+if (kind === 'native' || kind === 'native-echo') {
   const r = loadNativeTransport();
   if ('error' in r) {
     console.error(r.error);
@@ -53,7 +54,10 @@ const reflector = new Reflector(
   },
 );
 const sock = await transport.open({ address: '127.0.0.1', port: 0, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
-sock.onMessage((d) => {
+if (kind === 'native-echo') {
+  // Transport only: answer with the request itself, so the Reflector's own cost can be told apart.
+  sock.onMessage((d) => sock.send(d.data, d.port, d.address));
+} else sock.onMessage((d) => {
   // Handler entry time: splits T3-T2 into socket-to-JS dispatch and the reflector's own work.
   entryNs = systemClock.nowNs();
   rxNs = d.rxTimeNs;

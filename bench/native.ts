@@ -145,7 +145,7 @@ export async function run(): Promise<string> {
   const children: Child[] = [];
   const rows: string[] = [];
   try {
-    const kinds = ['c', 'native', 'dgram'] as const;
+    const kinds = ['c', 'native', 'native-echo', 'dgram'] as const;
     const refl: Record<(typeof kinds)[number], Child> = {} as never;
     const ports: Record<string, number> = {};
     for (const k of kinds) {
@@ -158,7 +158,7 @@ export async function run(): Promise<string> {
     }
 
     // 1. Throughput: closed loop, window 256, 3 s per round, rounds interleaved, best kept.
-    const rate: Record<string, number[]> = { c: [], native: [], dgram: [] };
+    const rate: Record<string, number[]> = { c: [], native: [], 'native-echo': [], dgram: [] };
     for (let round = 0; round < 3; round++) {
       for (const k of kinds) {
         const r = runJson(bin, ['load', String(ports[k]), '3', 'window', '256']);
@@ -170,7 +170,12 @@ export async function run(): Promise<string> {
     rows.push('| Reflector throughput (closed loop, window 256, loopback, best of 3 x 3 s) | replies/s | vs C reference | vs dgram |');
     rows.push('|---|---:|---:|---:|');
     for (const k of kinds) {
-      const name = k === 'c' ? 'C reference reflector (recvmmsg/sendmmsg echo)' : `Reflector over ${k} transport`;
+      const name =
+        k === 'c'
+          ? 'C reference reflector (recvmmsg/sendmmsg echo)'
+          : k === 'native-echo'
+            ? 'Bare echo over the native transport (no Reflector work; shows the transport\'s own cost)'
+            : `Reflector over ${k} transport`;
       rows.push(`| ${name} | ${Math.round(best(k)).toLocaleString('en')} | ${(best(k) / cRate).toFixed(2)} | ${(best(k) / best('dgram')).toFixed(2)} |`);
     }
     rows.push('');
