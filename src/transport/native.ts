@@ -208,7 +208,8 @@ export class NativeSocket implements DatagramSocket {
   private readonly rxAb: ArrayBuffer;
   private readonly overflow: { data: Buffer; port: number; address: string; dest: Dest; tos: number }[] = [];
   private inBatch = false;
-  private flushQueued = false;
+  private flushing = false;
+  private deferErrors = false;
   private waitingWritable = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -218,10 +219,6 @@ export class NativeSocket implements DatagramSocket {
   private readonly v4Names = new Map<number, string>();
   private readonly dests = new Map<string, Dest | null>();
   private readonly local: { address: string; port: number; family: Family };
-  private readonly runFlush = (): void => {
-    this.flushQueued = false;
-    this.flush();
-  };
 
   /** Opens and binds; throws a Node-style errno Error (EADDRINUSE, ...) on failure. */
   constructor(
@@ -362,9 +359,16 @@ export class NativeSocket implements DatagramSocket {
     if (this.overflow.length > 0 || !this.enqueue(data, port, dest, t)) {
       this.overflow.push({ data: Buffer.from(data), port, address, dest, tos: t });
     }
-    if (!this.inBatch && !this.flushQueued && !this.waitingWritable) {
-      this.flushQueued = true;
-      queueMicrotask(this.runFlush);
+    if (!this.inBatch && !this.flushing && !this.waitingWritable) {
+      // Outside a receive batch the datagram leaves now: a sender reads T1 just before send(),
+      // so any delay here would be added to its round trip. (Each sender target has its own
+      // socket, so there is nothing to batch with.) Errors are still reported asynchronously.
+      this.deferErrors = true;
+      try {
+        this.flush();
+      } finally {
+        this.deferErrors = false;
+      }
     }
   }
 
@@ -384,7 +388,10 @@ export class NativeSocket implements DatagramSocket {
 
   private report(err: Error): void {
     this.stats.txErrors++;
-    if (this.errorHandler) this.errorHandler(err);
+    const h = this.errorHandler;
+    if (!h) return;
+    if (this.deferErrors) queueMicrotask(() => h(err));
+    else h(err);
   }
 
   /** Copies one datagram into the send arena; false when the arena is full. */
@@ -411,6 +418,17 @@ export class NativeSocket implements DatagramSocket {
 
   /** Sends everything queued, in as few sendmmsg calls as the arena allows. */
   private flush(): void {
+    // Not re-entrant: a send() from an error handler during a flush is picked up by this loop.
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      this.flushLoop();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushLoop(): void {
     const a = this.addon;
     while (this.txCount > 0 && !this.closed) {
       const count = this.txCount;
