@@ -17,10 +17,10 @@
  * The result is still wall-clock ns since the Unix epoch, as `ReceivedDatagram` promises, and
  * differences against `clock.nowNs()` are exact to the sample error.
  *
- * Sends. `send()` copies the datagram into a shared arena; the arena is flushed with one sendmmsg
- * at the end of the receive batch being handled (a reflector's replies) or, outside a batch, in a
- * microtask right after the current synchronous job (a sender's burst), so a packet leaves within
- * microseconds of `send()`. A datagram that cannot be sent (EMSGSIZE under Don't Fragment,
+ * Sends. `send()` copies the datagram into a shared arena. Inside a receive batch (a reflector's
+ * replies) the arena is flushed with one sendmmsg when the batch has been handled; outside one (a
+ * sender, whose T1 is read just before `send()`) the datagram leaves at once, since any delay would
+ * be added to the measured round trip. A datagram that cannot be sent (EMSGSIZE under Don't Fragment,
  * ENETUNREACH, ...) is reported to the error handler; a full socket buffer (EAGAIN) holds the rest
  * back until the socket polls writable, as libuv does for dgram.
  */
