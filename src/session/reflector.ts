@@ -55,10 +55,13 @@ export interface ReflectorCounters {
 
 /** Reflects TWAMP-Test and STAMP requests. */
 export class Reflector {
-  private readonly sessions = new Map<string, SenderState>();
+  /** Sender state by source address, then port: no per-packet key string to build. */
+  private readonly sessions = new Map<string, Map<number, SenderState>>();
+  private count = 0;
   private readonly limiter: RateLimiter;
   private readonly refwaitNs: bigint;
   private sweepCancel: Cancel | null = null;
+  private readonly onReflected: ResponderObserver['onReflected'];
   readonly counters: ReflectorCounters = {
     received: 0,
     reflected: 0,
@@ -72,13 +75,14 @@ export class Reflector {
     private readonly observer: ResponderObserver = {},
   ) {
     this.limiter = new RateLimiter(options.rateLimitPps);
+    this.onReflected = observer.onReflected?.bind(observer);
     this.refwaitNs = BigInt(Math.round(options.refwaitMs)) * 1_000_000n;
     if (!options.stateless) this.scheduleSweep();
   }
 
   /** Number of sender sessions currently held. */
   get activeSessions(): number {
-    return this.sessions.size;
+    return this.count;
   }
 
   /** Handles one received datagram, answering on `socket` when it deserves an answer. */
@@ -109,7 +113,8 @@ export class Reflector {
     writeReplyT3(reply, t3);
     socket.send(reply, d.port, d.address);
     this.counters.reflected++;
-    this.observer.onReflected?.({
+    // Built only when someone listens: the event and its BigInt subtraction cost on the hot path.
+    if (this.onReflected) this.onReflected({
       address: d.address,
       port: d.port,
       requestBytes: len,
@@ -126,22 +131,47 @@ export class Reflector {
   }
 
   private nextSeq(d: ReceivedDatagram): number {
-    const key = `${d.address}|${d.port}`;
-    let s = this.sessions.get(key);
-    if (s && d.rxTimeNs - s.lastSeenNs > this.refwaitNs) s = undefined; // REFWAIT expired
-    const isNew = !this.sessions.has(key);
-    if (!s) s = { nextSeq: 0, lastSeenNs: d.rxTimeNs };
-    else this.sessions.delete(key); // re-insert: Map order is least-recently-seen first
-    s.lastSeenNs = d.rxTimeNs;
-    this.sessions.set(key, s);
-    if (this.sessions.size > this.options.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
+    let byPort = this.sessions.get(d.address);
+    let s = byPort?.get(d.port);
+    if (s && d.rxTimeNs - s.lastSeenNs > this.refwaitNs) {
+      byPort!.delete(d.port); // REFWAIT expired: the sender starts over
+      this.count--;
+      s = undefined;
     }
-    if (isNew) this.observer.onSessionCount?.(this.sessions.size);
+    if (!s) {
+      if (this.count >= this.options.maxSessions) this.evictOldest();
+      s = { nextSeq: 0, lastSeenNs: d.rxTimeNs };
+      if (!byPort) {
+        byPort = new Map();
+        this.sessions.set(d.address, byPort);
+      }
+      byPort.set(d.port, s);
+      this.count++;
+      this.observer.onSessionCount?.(this.count);
+    } else {
+      s.lastSeenNs = d.rxTimeNs;
+    }
     const seq = s.nextSeq;
     s.nextSeq = (s.nextSeq + 1) >>> 0;
     return seq;
+  }
+
+  /**
+   * Drops the least recently seen session. Only runs when the bound is reached (a full table),
+   * so its linear scan costs nothing in normal operation.
+   */
+  private evictOldest(): void {
+    let oldest: { address: string; port: number; lastSeenNs: bigint } | null = null;
+    for (const [address, byPort] of this.sessions) {
+      for (const [port, st] of byPort) {
+        if (!oldest || st.lastSeenNs < oldest.lastSeenNs) oldest = { address, port, lastSeenNs: st.lastSeenNs };
+      }
+    }
+    if (!oldest) return;
+    const byPort = this.sessions.get(oldest.address)!;
+    byPort.delete(oldest.port);
+    if (byPort.size === 0) this.sessions.delete(oldest.address);
+    this.count--;
   }
 
   private drop(d: ReceivedDatagram, reason: DropReason, detail: string): void {
@@ -161,12 +191,17 @@ export class Reflector {
   sweep(): void {
     const now = this.clock.nowNs();
     let removed = 0;
-    for (const [key, s] of this.sessions) {
-      if (now - s.lastSeenNs > this.refwaitNs) {
-        this.sessions.delete(key);
-        removed++;
+    for (const [address, byPort] of this.sessions) {
+      for (const [port, st] of byPort) {
+        if (now - st.lastSeenNs > this.refwaitNs) {
+          byPort.delete(port);
+          removed++;
+        }
       }
+      if (byPort.size === 0) this.sessions.delete(address);
     }
-    if (removed > 0) this.observer.onSessionCount?.(this.sessions.size);
+    this.count -= removed;
+    if (removed > 0) this.observer.onSessionCount?.(this.count);
   }
+
 }

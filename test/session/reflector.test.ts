@@ -82,12 +82,16 @@ test('REFWAIT: an idle sender starts again at 0; the sweep drops idle state', ()
 });
 
 test('session bound evicts the least recently seen sender', () => {
-  const { sock, send, r } = setup({ maxSessions: 2 });
+  const { clock, sock, send, r } = setup({ maxSessions: 2 });
   send(1, { address: '192.0.2.1', port: 1 });
+  clock.advance(1);
   send(1, { address: '192.0.2.2', port: 1 });
+  clock.advance(1);
   send(2, { address: '192.0.2.1', port: 1 }); // .1 is now most recent
+  clock.advance(1);
   send(1, { address: '192.0.2.3', port: 1 }); // evicts .2
-  send(2, { address: '192.0.2.2', port: 1 }); // .2 starts over
+  clock.advance(1);
+  send(2, { address: '192.0.2.2', port: 1 }); // .2 starts over (and evicts .1)
   assert.equal(r.activeSessions, 2);
   assert.deepEqual(sock.sent.map((s) => decodeReflectorPacket(s.data).seq), [0, 0, 1, 0, 0]);
 });
