@@ -71,9 +71,9 @@ class DgramSocket implements DatagramSocket {
   send(data: Buffer, port: number, address: string): void {
     // A dual-stack IPv6 socket reaches IPv4 peers through their IPv4-mapped address.
     const to = this.family === 'IPv6' && isIPv4(address) ? `::ffff:${address}` : address;
-    this.sock.send(data, port, to, (err) => {
-      if (err) this.errorHandler(err);
-    });
+    // No per-send callback: it costs an allocation per packet on the reflector's hot path, and
+    // without one Node reports send errors as the socket's 'error' event, which we forward.
+    this.sock.send(data, port, to);
   }
 
   onMessage(handler: DatagramHandler): void {
