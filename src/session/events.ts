@@ -42,7 +42,7 @@ export interface ReplyEvent {
   inboundNs: bigint;
   /** Reply payload size in bytes. */
   bytes: number;
-  /** Sender TTL field of the reply (TTL the reflector saw), or null when the reflector could not read it (0 or 255 sent). */
+  /** Sender TTL field of the reply (the TTL the reflector saw), or null when it sent 0: it could not read it (or the reply was 38 octets). */
   senderTtl: number | null;
   /** Both ends claim clock synchronisation (S bit of both error estimates). */
   clockSynced: boolean;
