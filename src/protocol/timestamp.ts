@@ -54,23 +54,39 @@ export function ntpToNs(seconds: number, fraction: number): bigint {
 }
 
 /**
- * Writes `ns` as an NTP timestamp at `offset`. This is on the reflector's hot path, so it does one
- * BigInt division and finishes in doubles: rem * 2^32 is exact in a double (< 2^62, a power-of-two
- * scaling), and the quotient by 1e9 is off by at most 2^-22, while its fractional part (k / 1953125,
- * odd denominator) is never closer than 2.56e-7 to one half, so Math.round rounds as exactly as
- * nsToNtp does (the tests compare the two).
+ * A whole second near "now", so that the times we write are small offsets from it: an offset
+ * below 2^53 ns (104 days) is exact in a double, and the conversion then needs one BigInt
+ * subtraction instead of three BigInt operations. It moves forward when times run past it.
+ */
+let baseNs = BigInt(Math.floor(Date.now() / 1000)) * NS_PER_S;
+let baseNtpSeconds = Number(baseNs / NS_PER_S + NTP_UNIX_OFFSET_S);
+const SAFE_SPAN_NS = 2 ** 52;
+
+/**
+ * Writes `ns` as an NTP timestamp at `offset`. This is on the reflector's hot path. Within 52 days
+ * of the base second it works in doubles: the offset and rem * 2^32 are exact, and the quotient by
+ * 1e9 is off by at most 2^-22 while its fractional part (k / 1953125, odd denominator) is never
+ * closer than 2.56e-7 to one half, so Math.round rounds exactly as nsToNtp does (the tests
+ * compare the two). Other times take the exact BigInt path.
  */
 export function writeNtp(buf: Buffer, offset: number, ns: bigint): void {
-  if (ns < 0n) {
+  let d = Number(ns - baseNs);
+  if (d >= SAFE_SPAN_NS && d < 2 * SAFE_SPAN_NS) {
+    // Times have moved on: re-base on the current second and go on in doubles.
+    baseNs = (ns / NS_PER_S) * NS_PER_S;
+    baseNtpSeconds = Number(baseNs / NS_PER_S + NTP_UNIX_OFFSET_S);
+    d = Number(ns - baseNs);
+  }
+  if (d < 0 || d >= SAFE_SPAN_NS) {
     const { seconds, fraction } = nsToNtp(ns);
     buf.writeUInt32BE(seconds, offset);
     buf.writeUInt32BE(fraction, offset + 4);
     return;
   }
-  const secs = ns / NS_PER_S;
-  const rem = Number(ns - secs * NS_PER_S);
+  const whole = Math.floor(d / 1e9);
+  const rem = d - whole * 1e9;
   let fraction = Math.round((rem * 4_294_967_296) / 1e9);
-  let s = Number(secs) + 2_208_988_800;
+  let s = baseNtpSeconds + whole;
   if (fraction === 4_294_967_296) {
     fraction = 0;
     s += 1;

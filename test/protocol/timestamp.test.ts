@@ -83,3 +83,24 @@ test('ntpToNs agrees with the exact BigInt formula for any seconds and fraction'
   fc.assert(fc.property(fc.nat(0xffffffff), fc.nat(0xffffffff), (sec, frac) => ntpToNs(sec, frac) === exact(sec, frac)), { numRuns: 20_000 });
   for (const frac of [0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff]) assert.equal(ntpToNs(0xe93c7f00, frac), exact(0xe93c7f00, frac));
 });
+
+test('writeNtp near now (the fast path) and across re-basing matches the exact conversion', () => {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const day = 86_400n * 1_000_000_000n;
+  fc.assert(
+    fc.property(fc.bigInt(-200n * day, 200n * day), (off) => {
+      const ns = now + off;
+      const buf = Buffer.alloc(8);
+      writeNtp(buf, 0, ns);
+      const exact = nsToNtp(ns);
+      return buf.readUInt32BE(0) === exact.seconds && buf.readUInt32BE(4) === exact.fraction;
+    }),
+    { numRuns: 20_000 },
+  );
+  // Far future then back to now: the base moves, results stay exact.
+  const buf = Buffer.alloc(8);
+  for (const ns of [now + 60n * day, now + 61n * day + 123_456_789n, now, now - 1n]) {
+    writeNtp(buf, 0, ns);
+    assert.deepEqual({ seconds: buf.readUInt32BE(0), fraction: buf.readUInt32BE(4) }, nsToNtp(ns));
+  }
+});
