@@ -18,9 +18,7 @@ import { encodeSenderPacket } from '../../src/protocol/test-packet.js';
 import { IN_CI, collect, nativeOrReason, waitFor } from './native-util.js';
 import * as dgram from 'node:dgram';
 import { spawnSync } from 'node:child_process';
-import fc from 'fast-check';
-import { loopbackResponder, measure } from '../helpers/loopback.js';
-import { buildReply, writeReplyT3 } from '../../src/protocol/reflect.js';
+import { floodThenMeasure, measureThroughGarbage } from '../helpers/fuzz.js';
 import { runCli } from '../helpers/cli.js';
 
 const loaded = nativeOrReason();
@@ -321,18 +319,6 @@ describe('native transport on loopback', { skip }, () => {
   });
 });
 
-/** The dgram path's malformed-input generator (test/integration/fuzz.test.ts), reproduced exactly. */
-const fuzzValid = encodeSenderPacket({ seq: 1, timestampNs: 1_704_067_200_000_000_000n, errorEstimate: 1, paddingLength: 27 });
-const fuzzDatagram = fc.oneof(
-  fc.uint8Array({ minLength: 0, maxLength: 1600 }).map((a) => Buffer.from(a)),
-  fc.tuple(fc.nat(fuzzValid.length - 1), fc.nat(255), fc.nat(fuzzValid.length + 40)).map(([i, v, len]) => {
-    const b = Buffer.alloc(len);
-    fuzzValid.copy(b, 0, 0, Math.min(len, fuzzValid.length));
-    if (i < len) b[i] = v;
-    return b;
-  }),
-);
-
 describe('native sockets and the environment lifecycle', { skip }, () => {
   it('a worker thread that exits with a native socket open tears down cleanly (no uv_loop_close abort)', () => {
     const nativeJs = new URL('../../src/transport/native.js', import.meta.url).href;
@@ -368,51 +354,18 @@ describe('native sockets and the environment lifecycle', { skip }, () => {
 
 describe('the dgram path\'s malformed-input suite, run over the native path', { skip }, () => {
   it('a native responder flooded with the same 10,000 garbage datagrams (seed 42) still answers a native sender', async () => {
-    let drops = 0;
-    const r = await loopbackResponder('127.0.0.1', { maxRequestBytes: 1500 }, { onDropped: () => drops++ }, transport());
-    const client = dgram.createSocket('udp4');
-    await new Promise<void>((res) => client.bind(0, '127.0.0.1', res));
-    try {
-      const samples = fc.sample(fuzzDatagram, { numRuns: 10_000, seed: 42 });
-      for (let i = 0; i < samples.length; i += 200) {
-        await Promise.all(
-          samples.slice(i, i + 200).map((d) => new Promise<void>((res) => client.send(d, r.port, '127.0.0.1', () => res()))),
-        );
-        await new Promise((res) => setImmediate(res));
-      }
-      await new Promise((res) => setTimeout(res, 100));
-      const { final, replies } = await measure('127.0.0.1', r.port, { count: 20, ttl: 64 }, transport());
-      assert.equal(final.stats.received, 20, 'valid sender fully answered after the flood');
-      assert.ok(replies.every((e) => e.senderTtl === 64), 'Sender TTL read by the native responder');
-      const c = r.reflector.counters;
-      assert.ok(c.received >= 9_000, `responder saw ${c.received} datagrams`);
-      assert.equal(c.dropped.malformed, drops);
-      assert.ok(drops > 0);
-    } finally {
-      client.close();
-      await r.close();
-    }
+    const { final, replies, counters, drops } = await floodThenMeasure(transport, { ttl: 64 });
+    assert.equal(final.stats.received, 20, 'valid sender fully answered after the flood');
+    assert.ok(replies.every((e) => e.senderTtl === 64), 'Sender TTL read by the native responder');
+    assert.ok(counters.received >= 9_000, `responder saw ${counters.received} datagrams`);
+    assert.equal(counters.dropped.malformed, drops);
+    assert.ok(drops > 0);
   });
 
   it('a native sender survives the same garbage and foreign replies (seed 7) and still measures', async () => {
-    const srv = dgram.createSocket('udp4');
-    await new Promise<void>((res) => srv.bind(0, '127.0.0.1', res));
-    const garbage = fc.sample(fuzzDatagram, { numRuns: 600, seed: 7 });
-    let g = 0;
-    let seq = 0;
-    srv.on('message', (req, rinfo) => {
-      for (let k = 0; k < 30; k++) srv.send(garbage[g++ % garbage.length]!, rinfo.port, rinfo.address);
-      const reply = buildReply(req, req.length, 'twamp', { seq: seq++, receiveTimestampNs: systemClock.nowNs(), errorEstimate: 1, senderTtl: 0 });
-      writeReplyT3(reply, systemClock.nowNs());
-      srv.send(reply, rinfo.port, rinfo.address);
-    });
-    try {
-      const { final } = await measure('127.0.0.1', srv.address().port, { count: 20 }, transport());
-      assert.equal(final.stats.received, 20);
-      assert.equal(final.stats.lost, 0);
-    } finally {
-      srv.close();
-    }
+    const final = await measureThroughGarbage(transport);
+    assert.equal(final.stats.received, 20);
+    assert.equal(final.stats.lost, 0);
   });
 });
 
