@@ -6,6 +6,12 @@
 import { hideBin } from 'yargs/helpers';
 import { buildParser } from './parser.js';
 
+// `twampy sender ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 buildParser(hideBin(process.argv))
   .parseAsync()
   .catch((err: Error) => {

@@ -74,7 +74,8 @@ export function responderOptions<T>(y: Argv<T>) {
     .option('max-sessions', { type: 'number', default: DEFAULTS.maxSessions, describe: 'Sender sessions held at most (least recently seen evicted)' })
     .option('refwait', { type: 'number', default: DEFAULTS.refwaitS, describe: 'Seconds without packets after which a sender session is dropped (REFWAIT)' })
     .option('max-size', { type: 'number', default: DEFAULTS.maxRequestBytes, describe: 'Largest request answered, octets' })
-    .option('stamp', { type: 'boolean', default: true, describe: 'Answer STAMP-shaped requests in STAMP format (--no-stamp: always TWAMP)' });
+    .option('stamp', { type: 'boolean', default: true, describe: 'Answer STAMP-shaped requests in STAMP format (--no-stamp: always TWAMP)' })
+    .option('reply-dscp', { type: 'string', describe: 'DSCP of replies: "copy" (the request\'s DSCP and ECN), a name (ef, af41) or 0-63. Needs the native socket layer' });
 }
 
 /** Adds every command to a yargs instance. */

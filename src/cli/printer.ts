@@ -103,7 +103,11 @@ export function createPrinter(o: PrinterOptions): SenderObserver {
     onReply(e) {
       if (o.json || !o.replyLines || o.verbosity === 0) return;
       const tag = e.late ? ' (late)' : e.duplicate ? ' (duplicate)' : e.reordered ? ' (reordered)' : '';
-      const ttl = e.senderTtl === null ? '' : ` ttl=${e.senderTtl}`;
+      // ttl: what the reflector saw of our packet; rttl/rdscp: the reply as it reached us (native layer).
+      const ttl =
+        (e.senderTtl === null ? '' : ` ttl=${e.senderTtl}`) +
+        (e.replyTtl === null || e.replyTtl === undefined ? '' : ` rttl=${e.replyTtl}`) +
+        (e.replyTos === null || e.replyTos === undefined ? '' : ` rdscp=${e.replyTos >> 2}`);
       o.write(
         `Reply from ${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port} [rseq=${e.reflectorSeq} sseq=${e.seq} ` +
           `rtt=${(Number(e.rttNs) / 1e6).toFixed(3)}ms outbound=${(Number(e.outboundNs) / 1e6).toFixed(3)}ms ` +

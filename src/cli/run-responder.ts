@@ -11,6 +11,7 @@ import { responderOptionsFromArgs, type Args } from '../config/options.js';
 import { startTelemetryFromArgs } from './telemetry-hook.js';
 import type { ResponderObserver } from '../session/events.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { UnsupportedFeatureError } from '../transport/types.js';
 
 /** Runs the responder until a signal stops it. */
 export async function runResponderCommand(args: Args): Promise<void> {
@@ -18,6 +19,11 @@ export async function runResponderCommand(args: Args): Promise<void> {
   const { listen, reflector } = responderOptionsFromArgs(args);
   const { transport, nativeError } = await chooseTransport();
   if (nativeError) log.debug(`socket layer: dgram (${nativeError})`);
+  const caps = transport.capabilities;
+  if (reflector.replyTos !== null && reflector.replyTos !== undefined && (!caps.setTos || (reflector.replyTos === 'copy' && !caps.receiveTos))) {
+    // Refused up front: replies silently sent with the wrong DSCP would be worse than none.
+    throw new UnsupportedFeatureError('tos', `--reply-dscp needs a socket layer that can ${reflector.replyTos === 'copy' ? 'read and ' : ''}set TOS; ${caps.name} cannot (${nativeError ?? 'native layer not in use'})`);
+  }
   const telemetry = await startTelemetryFromArgs(args, 'responder', log);
   const logObserver: ResponderObserver = {
     onDropped(e) {

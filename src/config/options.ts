@@ -149,6 +149,19 @@ export function responderOptionsFromArgs(args: Args): { listen: ParsedTarget[]; 
       maxRequestBytes: num(args, 'max-size', 44, 65_507),
       errorEstimate,
       stamp: args.stamp !== false,
+      replyTos: replyTosFromArgs(args),
     },
   };
+}
+
+/** The TOS of replies from --reply-dscp: 'copy', DSCP << 2, or null when not given. */
+export function replyTosFromArgs(args: Args): 'copy' | number | null {
+  const v = args['reply-dscp'];
+  if (v === undefined || v === null) return null;
+  if (String(v).trim().toLowerCase() === 'copy') return 'copy';
+  try {
+    return dscpToTos(parseDscp(String(v)));
+  } catch (err) {
+    throw new UsageError(`--reply-dscp: ${(err as Error).message}`);
+  }
 }

@@ -44,6 +44,10 @@ export interface ReplyEvent {
   bytes: number;
   /** Sender TTL field of the reply (the TTL the reflector saw), or null when it sent 0: it could not read it (or the reply was 38 octets). */
   senderTtl: number | null;
+  /** TTL / hop limit of the reply as it reached us, when the socket layer reads it. */
+  replyTtl?: number | null;
+  /** TOS / traffic class byte of the reply as it reached us (DSCP << 2 | ECN), when the socket layer reads it. */
+  replyTos?: number | null;
   /** Both ends claim clock synchronisation (S bit of both error estimates). */
   clockSynced: boolean;
   /** The reply came after the loss timeout: counted as late, not as received. */

@@ -39,6 +39,11 @@ export interface ReflectorOptions {
   errorEstimate: number;
   /** Answer STAMP-shaped requests in STAMP format (RFC 8762). */
   stamp: boolean;
+  /**
+   * TOS byte of replies: 'copy' the request's (DSCP and ECN as received), a fixed byte, or null
+   * to leave the socket's. Needs a socket layer that can set (and, for 'copy', read) TOS.
+   */
+  replyTos?: 'copy' | number | null;
 }
 
 interface SenderState {
@@ -111,7 +116,9 @@ export class Reflector {
     });
     const t3 = this.clock.nowNs();
     writeReplyT3(reply, t3);
-    socket.send(reply, d.port, d.address);
+    const rt = this.options.replyTos;
+    if (rt === undefined || rt === null) socket.send(reply, d.port, d.address);
+    else socket.send(reply, d.port, d.address, rt === 'copy' ? (d.tos ?? 0) : rt);
     this.counters.reflected++;
     // Built only when someone listens: the event and its BigInt subtraction cost on the hot path.
     if (this.onReflected) this.onReflected({

@@ -345,6 +345,8 @@ class TargetRunner {
       inboundNs,
       bytes: d.data.length,
       senderTtl: p.senderTtl === 0 ? null : p.senderTtl,
+      replyTtl: d.ttl ?? null,
+      replyTos: d.tos ?? null,
       clockSynced: synced,
       late,
       duplicate,

@@ -68,7 +68,11 @@ class DgramSocket implements DatagramSocket {
     return { address: a.address, port: a.port, family: this.family };
   }
 
-  send(data: Buffer, port: number, address: string): void {
+  send(data: Buffer, port: number, address: string, tos?: number): void {
+    if (tos !== undefined) {
+      this.errorHandler(new UnsupportedFeatureError('tos', `cannot set TOS/DSCP ${tos} on a datagram: ${NATIVE_HINT}`));
+      return;
+    }
     // A dual-stack IPv6 socket reaches IPv4 peers through their IPv4-mapped address.
     const to = this.family === 'IPv6' && isIPv4(address) ? `::ffff:${address}` : address;
     // No per-send callback: it costs an allocation per packet on the reflector's hot path, and

@@ -74,8 +74,12 @@ export interface DatagramSocket {
   readonly capabilities: TransportCapabilities;
   /** Local address and port actually bound. */
   localAddress(): { address: string; port: number; family: Family };
-  /** Sends `data` to `address:port`. Errors are reported to the error handler, never thrown. */
-  send(data: Buffer, port: number, address: string): void;
+  /**
+   * Sends `data` to `address:port`, with a TOS byte for this datagram when `tos` is given (layers
+   * that cannot set it report UnsupportedFeatureError to the error handler and do not send).
+   * Errors are reported to the error handler, never thrown.
+   */
+  send(data: Buffer, port: number, address: string, tos?: number): void;
   /** Sets the receive handler (one per socket). */
   onMessage(handler: DatagramHandler): void;
   /** Sets the error handler for asynchronous socket errors. */

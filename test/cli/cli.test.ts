@@ -65,6 +65,7 @@ test('usage errors exit 2 with a clear message', async () => {
     [['sender', '127.0.0.1', '--padding', 'big'], /--padding "big"/],
     [['sender', '127.0.0.1', '--bogus'], /Unknown argument: bogus/],
     [['responder', '--allow', '10.0.0.0/33'], /prefix length must be 0-32/],
+    [['responder', '--reply-dscp', 'bogus'], /--reply-dscp: invalid DSCP "bogus"/],
     [['nonsense'], /Unknown argument|Did you mean/],
   ];
   for (const [args, msg] of cases) {
@@ -78,6 +79,24 @@ test('--dscp on the portable socket layer fails loudly (exit 3), never silently'
   const r = await runCli(['sender', `127.0.0.1:${port}`, '-c', '1', '--dscp', 'ef'], { TWAMPY_NATIVE: '0' });
   assert.equal(r.code, 3);
   assert.match(r.stderr, /cannot set TOS\/DSCP 184/);
+});
+
+test('--reply-dscp on the portable socket layer fails loudly (exit 3)', async () => {
+  const r = await runCli(['responder', '127.0.0.1:0', '--reply-dscp', 'copy'], { TWAMPY_NATIVE: '0' });
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /--reply-dscp needs a socket layer that can read and set TOS; dgram cannot/);
+});
+
+test('output into a closed pipe ends quietly', async () => {
+  const { spawn } = await import('node:child_process');
+  const { CLI } = await import('../helpers/cli.js');
+  const p = spawn(process.execPath, [CLI, 'sender', `127.0.0.1:${port}`, '-c', '20', '-i', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  p.stdout.once('data', () => p.stdout.destroy()); // the reader goes away after the first line
+  const code = await new Promise<number | null>((res) => p.on('close', res));
+  assert.equal(code, 0);
+  assert.doesNotMatch(err, /EPIPE/);
 });
 
 test('an unresolvable name is reported; the other target is still measured; exit 1', async () => {

@@ -10,12 +10,12 @@ export const FAKE_CAPS: TransportCapabilities = {
 /** A socket that records what is sent and lets the test deliver datagrams. */
 export class FakeSocket implements DatagramSocket {
   readonly capabilities = FAKE_CAPS;
-  sent: { data: Buffer; port: number; address: string }[] = [];
+  sent: { data: Buffer; port: number; address: string; tos?: number }[] = [];
   handler: DatagramHandler = () => {};
   closed = false;
   constructor(readonly local: { address: string; port: number; family: Family } = { address: '127.0.0.1', port: 40000, family: 'IPv4' }) {}
   localAddress() { return this.local; }
-  send(data: Buffer, port: number, address: string): void { this.sent.push({ data: Buffer.from(data), port, address }); }
+  send(data: Buffer, port: number, address: string, tos?: number): void { this.sent.push({ data: Buffer.from(data), port, address, tos }); }
   onMessage(h: DatagramHandler): void { this.handler = h; }
   onError(): void {}
   setTos(): void {}

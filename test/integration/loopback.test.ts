@@ -78,3 +78,35 @@ test('dgram transport refuses DSCP and Don\'t Fragment loudly', async () => {
   await assert.rejects(t.open({ address: '127.0.0.1', port: 0, tos: 0xb8 }), /cannot set TOS\/DSCP/);
   await assert.rejects(t.open({ address: '127.0.0.1', port: 0, dontFragment: true }), /Don't Fragment/);
 });
+
+test('native layer: --reply-dscp copy returns the request\'s DSCP; the sender sees the reply\'s TTL and DSCP', async (t) => {
+  const { transport, nativeError } = await chooseTransport();
+  if (!transport.capabilities.setTos || !transport.capabilities.receiveTos) {
+    if (process.env.CI === 'true') assert.fail(`native layer required in CI: ${nativeError}`);
+    t.skip(`native layer not available: ${nativeError}`);
+    return;
+  }
+  const r = await loopbackResponder('127.0.0.1', { replyTos: 'copy' }, {}, transport);
+  try {
+    const { replies } = await measure('127.0.0.1', r.port, { count: 3, tos: 0x88, ttl: 200 }, transport);
+    assert.equal(replies.length, 3);
+    for (const e of replies) {
+      assert.equal(e.replyTos, 0x88, 'AF41 copied onto the reply');
+      assert.equal(e.senderTtl, 200, 'the reflector saw our TTL');
+      assert.equal(typeof e.replyTtl, 'number');
+    }
+  } finally {
+    await r.close();
+  }
+});
+
+test('dgram layer: a per-datagram TOS is refused through the error handler, never sent unmarked', async () => {
+  const t = new DgramTransport();
+  const s = await t.open({ address: '127.0.0.1', port: 0 });
+  const errors: Error[] = [];
+  s.onError((e) => errors.push(e));
+  s.send(Buffer.alloc(41), 9, '127.0.0.1', 0xb8);
+  await s.close();
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.message, /cannot set TOS\/DSCP 184 on a datagram/);
+});

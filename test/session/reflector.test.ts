@@ -123,3 +123,12 @@ test('processing time reported is T3 - T2', () => {
   assert.equal(reflected[0]!.replyBytes, 41);
   assert.equal(reflected[0]!.format, 'twamp');
 });
+
+test('reply TOS: copied from the request, fixed, or left to the socket', () => {
+  for (const [replyTos, received, expected] of [['copy', 0x89, 0x89], [0xb8, 0x89, 0xb8], [null, 0x89, undefined]] as const) {
+    const { clock, r, sock } = setup({ replyTos });
+    const data = encodeSenderPacket({ seq: 1, timestampNs: clock.nowNs(), errorEstimate: 1, paddingLength: 27 });
+    r.handle({ data, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: clock.nowNs(), rxTimeSource: 'kernel', tos: received }, sock);
+    assert.equal(sock.sent[0]!.tos, expected, `replyTos ${String(replyTos)}`);
+  }
+});
