@@ -55,7 +55,8 @@ export class SenderApp {
   readonly sender: Sender;
   /** Targets that failed to resolve or open, by name, with the reason. */
   readonly failed = new Map<string, string>();
-  private timers: Cancel[] = [];
+  /** Pending refresh timers (re-resolution, discovery), cancelled on stop. */
+  private readonly timers = new Set<Cancel>();
   private fileTargets: ParsedTarget[] = [];
   private discovered = new Map<string, TargetSpec>(); // name -> spec, from --discover
   private stopped = false;
@@ -106,13 +107,14 @@ export class SenderApp {
     const tick = () => {
       if (this.stopped) return;
       const cancel = this.scheduler.setTimeout(() => {
+        this.timers.delete(cancel);
         fn().catch((err) => this.observer.onTargetError?.({ target: '*', code: 'ERR_REFRESH', message: (err as Error).message })).finally(tick);
       }, ms);
-      this.timers.push(cancel);
-      if (this.timers.length > 16) this.timers.shift();
+      this.timers.add(cancel);
     };
     tick();
   }
+
 
   /** Brings the running target set in line with static, file and discovered targets. */
   private async sync(): Promise<void> {
@@ -201,7 +203,7 @@ export class SenderApp {
   async stop(emitFinal = true): Promise<void> {
     this.stopped = true;
     for (const c of this.timers) c();
-    this.timers = [];
+    this.timers.clear();
     await this.sender.stop(emitFinal);
   }
 }

@@ -213,7 +213,7 @@ export async function runServer(
 async function runServerCommand(args: Args): Promise<void> {
   const log = new Logger(verbosityOf(args));
   const counts = { sessions: 0, rejected: 0 };
-  const telemetry = await startTelemetryFromArgs(args, 'responder', log);
+  const telemetry = await startTelemetryFromArgs(args, log);
   let srv;
   try {
     srv = await runServer(args, [
@@ -261,7 +261,7 @@ export async function runController(args: Args, extraObservers: SenderObserver[]
   const log = new Logger(verbosity);
   const resolved = await resolveHost(target.host, appOpts.family);
   const { transport } = await chooseTransport();
-  const telemetry = await startTelemetryFromArgs(args, 'sender', log);
+  const telemetry = await startTelemetryFromArgs(args, log);
   if (telemetry) {
     extraObservers = [...extraObservers, telemetry.sender()];
     if (telemetry.metricsUrl) log.warn(`metrics on ${telemetry.metricsUrl}`);

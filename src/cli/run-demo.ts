@@ -18,7 +18,7 @@ export async function runDemo(args: Args): Promise<void> {
   const { reflector } = responderOptionsFromArgs({ ...args, stateless: false, stamp: true, 'rate-limit': 0, 'max-sessions': 1000, refwait: 900, 'max-size': 9000, allow: [] });
   // One telemetry instance serves both roles on one /metrics.
   const telemetryArgs = { ...args, metrics: args.metrics ?? true };
-  const telemetry = await startTelemetryFromArgs(telemetryArgs, 'demo', log);
+  const telemetry = await startTelemetryFromArgs(telemetryArgs, log);
   const responder = await startResponder([{ name: '127.0.0.1:0', host: '127.0.0.1', port: 0 }], reflector, {
     transport,
     clock: systemClock,

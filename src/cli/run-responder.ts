@@ -24,7 +24,7 @@ export async function runResponderCommand(args: Args): Promise<void> {
     // Refused up front: replies silently sent with the wrong DSCP would be worse than none.
     throw new UnsupportedFeatureError('tos', `--reply-dscp needs a socket layer that can ${reflector.replyTos === 'copy' ? 'read and ' : ''}set TOS; ${caps.name} cannot (${nativeError ?? 'native layer not in use'})`);
   }
-  const telemetry = await startTelemetryFromArgs(args, 'responder', log);
+  const telemetry = await startTelemetryFromArgs(args, log);
   const logObserver: ResponderObserver = {
     onDropped(e) {
       log.limited(`drop:${e.reason}`, `dropped datagram from ${formatHostPort(e.address, e.port)} (${e.reason}): ${e.detail}`);

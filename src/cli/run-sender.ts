@@ -22,7 +22,7 @@ export async function runSender(args: Args, extraObservers: SenderObserver[] = [
   if (nativeError && (opts.sender.tos !== undefined || opts.sender.dontFragment)) {
     log.debug(`native socket layer unavailable: ${nativeError}`);
   }
-  const telemetry = await startTelemetryFromArgs(args, 'sender', log);
+  const telemetry = await startTelemetryFromArgs(args, log);
   const printer = createPrinter({
     json: args.json === true,
     verbosity,

@@ -8,9 +8,8 @@ import { TELEMETRY_DEFAULTS, parseBuckets, resolveOtlpConfig } from '../telemetr
 import type { Args } from '../config/options.js';
 import type { Logger } from '../app/log.js';
 
-/** Starts telemetry for `role` when --metrics, --otlp or the OTLP environment asks for it; null otherwise. */
-export async function startTelemetryFromArgs(args: Args, role: 'sender' | 'responder' | 'demo', logger: Logger): Promise<Telemetry | null> {
-  void role;
+/** Starts telemetry when --metrics, --otlp or the OTLP environment asks for it; null otherwise. */
+export async function startTelemetryFromArgs(args: Args, logger: Logger): Promise<Telemetry | null> {
   const opts: TelemetryOptions = {
     metrics: args.metrics === true,
     metricsPort: (args['metrics-port'] as number | undefined) ?? TELEMETRY_DEFAULTS.metricsPort,

@@ -477,10 +477,13 @@ export class Sender {
     this.observer.onTargetRemoved?.(name);
   }
 
-  /** Points a target at a new address after re-resolution; replies from the old one are dropped from now on. */
+  /**
+   * Points a target at a new address after re-resolution; replies from the old one are dropped
+   * from now on. An address of the other family is ignored: the target's socket cannot reach it.
+   */
   updateAddress(name: string, address: string): void {
     const r = this.runners.get(name);
-    if (r) r.spec = { ...r.spec, address };
+    if (r && address.includes(':') === (r.spec.family === 'IPv6')) r.spec = { ...r.spec, address };
   }
 
   /** Current address of a target. */

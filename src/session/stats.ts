@@ -4,7 +4,7 @@
  */
 import type { DirectionStats } from './events.js';
 
-/** Exact nearest-rank percentile (RFC-free, the definition perfSONAR uses) of sorted values. */
+/** Exact nearest-rank percentile of sorted values: always one of the samples, never interpolated. */
 export function percentileSorted(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   if (p <= 0) return sorted[0]!;
