@@ -2,8 +2,9 @@
  * Creates OpenTelemetry instruments from catalogue entries, so that names, units and help texts
  * come from `catalog.ts` only.
  */
-import type { Counter, Gauge, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
+import { ValueType, type Counter, type Gauge, type Histogram, type Meter, type ObservableCounter, type ObservableGauge } from '@opentelemetry/api';
 import type { MetricSpec } from './catalog.js';
+import type { SeriesStore, StoreGauge, StoreHistogram } from './series-store.js';
 
 type Spec<K extends MetricSpec['kind']> = MetricSpec & { kind: K };
 
@@ -19,6 +20,22 @@ export function histogram(meter: Meter, spec: Spec<'histogram'>, boundaries: rea
     unit: spec.unit,
     advice: { explicitBucketBoundaries: [...boundaries] },
   });
+}
+
+/**
+ * A histogram aggregated by the series store instead of the SDK, for values recorded once per
+ * packet (see series-store.ts for why); same name, unit, help and export path as `histogram`.
+ */
+export function packetHistogram(store: SeriesStore, spec: Spec<'histogram'>, boundaries: readonly number[]): StoreHistogram {
+  return store.histogram({ name: spec.name, description: spec.help, unit: spec.unit, valueType: ValueType.DOUBLE }, boundaries);
+}
+
+/**
+ * A gauge kept by the series store instead of the SDK, for per-target figures set once per period
+ * (see series-store.ts for why); same name, unit, help and export path as `gauge`.
+ */
+export function storeGauge(store: SeriesStore, spec: Spec<'gauge'>): StoreGauge {
+  return store.gauge({ name: spec.name, description: spec.help, unit: spec.unit, valueType: ValueType.DOUBLE });
 }
 
 /** A synchronous gauge for a catalogue entry (recording NaN removes the series, see series-store.ts). */

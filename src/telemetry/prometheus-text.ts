@@ -8,8 +8,8 @@
  *
  * Why not call that serializer: with 1,000 targets the exposition has ~46,000 lines, and the
  * serializer re-escapes every label of every line on every scrape (hundreds of milliseconds).
- * Here each series' text (name and labels, and every bucket line's prefix) is built once, when
- * the series is created, and a scrape only formats the values and joins.
+ * Here each series' text (name and labels, and every bucket line's prefix) is encoded once, when
+ * the series is created, and a scrape only formats the values into one Buffer.
  */
 import type { Attributes } from '@opentelemetry/api';
 
@@ -44,21 +44,17 @@ export function formatLabels(attributes: Attributes): string {
   return out;
 }
 
-function valueText(v: number): string {
-  return v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : `${v}`;
-}
-
 /**
- * Per-series text the writer reuses from scrape to scrape. The caller keeps one per series
- * (created by `seriesText`); only values are formatted on each scrape.
+ * Per-series text the writer reuses from scrape to scrape, UTF-8 encoded once when the series is
+ * created (`seriesText`); a scrape only formats the values.
  */
 export interface SeriesText {
   /** `name{labels} ` / `name ` for a counter or gauge sample. */
-  sample: string;
+  sample: Buffer;
   /** For histograms: `name_count{labels} `, `name_sum{labels} `, and one `name_bucket{labels,le="b"} ` per bucket. */
-  count?: string;
-  sum?: string;
-  buckets?: string[];
+  count?: Buffer;
+  sum?: Buffer;
+  buckets?: Buffer[];
 }
 
 /** The exposed name of a metric (counters get `_total`). */
@@ -66,13 +62,15 @@ export function exposedMetricName(name: string, type: TextFamily['type']): strin
   return type === 'counter' && !name.endsWith('_total') ? `${name}_total` : name;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Builds the reusable text of one series. `boundaries` only for histograms. */
 export function seriesText(exposedName: string, labels: string, boundaries?: readonly number[]): SeriesText {
   const braced = labels === '' ? '' : `{${labels}}`;
-  if (!boundaries) return { sample: `${exposedName}${braced} ` };
+  if (!boundaries) return { sample: Buffer.from(`${exposedName}${braced} `) };
   const sep = labels === '' ? '' : ',';
-  const buckets = [...boundaries.map((b) => String(b)), '+Inf'].map((le) => `${exposedName}_bucket{${labels}${sep}le="${le}"} `);
-  return { sample: '', count: `${exposedName}_count${braced} `, sum: `${exposedName}_sum${braced} `, buckets };
+  const buckets = [...boundaries.map((b) => String(b)), '+Inf'].map((le) => Buffer.from(`${exposedName}_bucket{${labels}${sep}le="${le}"} `));
+  return { sample: EMPTY, count: Buffer.from(`${exposedName}_count${braced} `), sum: Buffer.from(`${exposedName}_sum${braced} `), buckets };
 }
 
 /** A series ready to write: its cached text and its current value. */
@@ -96,13 +94,78 @@ export function targetInfo(resource: Attributes): string {
   return `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`;
 }
 
+const NEWLINE = 0x0a;
+
 /**
- * Writes the exposition from families whose series carry cached text (the scrape path). Plain
- * `+=` on one string: V8 builds a rope and flattens it once, about twice as fast here as
- * collecting the pieces in an array and joining them.
+ * Appends to one growing Buffer: the cached UTF-8 prefixes are copied in, integers are written
+ * digit by digit and other numbers as their ASCII text. Compared with building a 4 MB string (a rope of
+ * ~200,000 pieces, flattened, then encoded again for the socket) this leaves almost nothing for
+ * the garbage collector, which was most of a scrape's CPU at 1,000 targets.
  */
-export function writeFamilies(targetInfoText: string, families: Iterable<TextFamily>): string {
-  let out = targetInfoText;
+class ExpositionWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(sizeHint: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, sizeHint));
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  bytes(b: Buffer): void {
+    this.reserve(b.length);
+    // Buffer#copy measured fastest here for these ~80-byte prefixes: about twice as fast as
+    // TypedArray#set or a byte loop, and as building one string.
+    this.pos += b.copy(this.buf, this.pos);
+  }
+
+  /** Any string (HELP text, target_info): UTF-8. */
+  text(s: string): void {
+    this.reserve(Buffer.byteLength(s));
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A sample value and the newline. */
+  value(v: number): void {
+    this.reserve(26); // the longest number text ("-1.2345678901234567e-308") and the newline
+    const b = this.buf;
+    if (Number.isSafeInteger(v) && v >= 0) {
+      let digits = 1;
+      for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+      const end = this.pos + digits;
+      let p = end;
+      let x = v;
+      do {
+        b[--p] = 0x30 + (x % 10);
+        x = Math.floor(x / 10);
+      } while (x > 0);
+      this.pos = end;
+    } else {
+      const s = v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+      let p = this.pos;
+      for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+      this.pos = p;
+    }
+    b[this.pos++] = NEWLINE;
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/**
+ * Writes the exposition from families whose series carry cached text (the scrape path).
+ * `sizeHint`: the previous exposition's size, so that the buffer is allocated once.
+ */
+export function writeFamilies(targetInfoText: string, families: Iterable<TextFamily>, sizeHint = 0): Buffer {
+  const w = new ExpositionWriter(sizeHint + 1024);
+  w.text(targetInfoText);
   let any = false;
   for (const f of families) {
     let header = false;
@@ -111,24 +174,30 @@ export function writeFamilies(targetInfoText: string, families: Iterable<TextFam
         header = true;
         any = true;
         const unit = f.unit ? `# UNIT ${f.exposedName} ${escapeHelp(f.unit)}\n` : '';
-        out += `# HELP ${f.exposedName} ${escapeHelp(f.help || 'description missing')}\n${unit}# TYPE ${f.exposedName} ${f.type}\n`;
+        w.text(`# HELP ${f.exposedName} ${escapeHelp(f.help || 'description missing')}\n${unit}# TYPE ${f.exposedName} ${f.type}\n`);
       }
       if (typeof s.value === 'number') {
-        out += s.text.sample + valueText(s.value) + '\n';
+        w.bytes(s.text.sample);
+        w.value(s.value);
         continue;
       }
       const h = s.value;
-      out += s.text.count! + h.count + '\n';
-      if (h.sum !== undefined) out += s.text.sum! + valueText(h.sum) + '\n';
+      w.bytes(s.text.count!);
+      w.value(h.count);
+      if (h.sum !== undefined) {
+        w.bytes(s.text.sum!);
+        w.value(h.sum);
+      }
       const counts = h.buckets.counts;
       const lines = s.text.buckets!;
       let cumulative = 0;
       for (let i = 0; i < counts.length; i++) {
         cumulative += counts[i]!;
-        out += lines[i]! + cumulative + '\n';
+        w.bytes(lines[i]!);
+        w.value(cumulative);
       }
     }
   }
-  if (!any) out += '# no registered metrics';
-  return out;
+  if (!any) w.text('# no registered metrics');
+  return w.done();
 }

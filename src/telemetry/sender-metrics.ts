@@ -2,19 +2,20 @@
  * Turns a sender's plain result events into measurements.
  *
  * Gauges (the seed-compatible `twampy_latency_*`, `twampy_jitter`, `twampy_loss`,
- * `twampy_result`, plus `twampy_edge` and `twampy_clock_synchronized`) are recorded when a round
- * or period completes: every gauge of the target gets its new figure, NaN where the period has
- * none, and the series store drops NaN series. So a failed round (no replies: no min, avg, max or
- * jitter) removes the latency series instead of leaving the previous good values looking
- * current; a target error does the same until the next round completes. The store keeps a
- * gauge's last value, so a figure equal to the one already recorded is not recorded again.
+ * `twampy_result`, plus `twampy_edge` and `twampy_clock_synchronized`) are set when a round or
+ * period completes: every gauge of the target gets its new figure, NaN where the period has none,
+ * and NaN removes the series. So a failed round (no replies: no min, avg, max or jitter) removes
+ * the latency series instead of leaving the previous good values looking current; a target error
+ * does the same until the next round completes.
  *
- * Cost: the delay histogram is recorded per reply (one SDK call). Packet counters are counted in
- * plain integers per target and added to the SDK counters just before each collection, which
- * saves several SDK calls (attribute hashing, map lookups) per packet; the values a scrape sees
- * are exact. Attribute objects are built once per target.
+ * Cost: the delay histogram (per reply) and the figure gauges (per period) are kept by the series
+ * store, a bucket search or a field write each (an SDK call hashes the attribute set every time;
+ * at 1,000 targets either alone cost more than the telemetry budget, see series-store.ts). Packet
+ * counters are SDK counters fed from plain integers per target just before each collection, so
+ * the values a scrape sees are exact at a few hundred SDK calls a second. Attribute objects and
+ * series handles are built once per target.
  */
-import type { Attributes, Counter, Gauge, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import type {
   Direction,
   LossEvent,
@@ -26,8 +27,8 @@ import type {
   TargetErrorEvent,
 } from '../session/events.js';
 import { LABEL, SENDER_METRICS as M } from './catalog.js';
-import { counter, gauge, histogram } from './instruments.js';
-import type { SeriesStore } from './series-store.js';
+import { counter, packetHistogram, storeGauge } from './instruments.js';
+import type { GaugeSeries, HistogramSeries, SeriesStore, StoreGauge, StoreHistogram } from './series-store.js';
 
 /** Options of the sender metrics. */
 export interface SenderMetricsOptions {
@@ -56,22 +57,22 @@ interface Pending {
 interface TargetState {
   base: Attributes;
   dir: Record<Direction, Attributes>;
-  edge: Attributes;
-  resultOk: Attributes;
-  resultError: Attributes;
   pending: Pending;
+  /** Delay histogram series per direction, created at the first value (a direction never measured has none). */
+  delay: Partial<Record<Direction, HistogramSeries>>;
   dirty: boolean;
   removed: boolean;
-  /** Last value recorded per gauge slot (see `slot`), NaN = none. */
-  last: Float64Array;
+  /** Whether the per-direction lost counters exist yet (they start at the first period). */
+  lostByDirection: boolean;
+  /** Gauge series by slot: 5 figures per direction, then result ok, result error, clock synchronised, edge. */
+  gauges: GaugeSeries[];
 }
 
-/** Gauge slots of a target: 5 figures per direction, then result ok, result error, clock synchronised. */
 const FIGURES = ['min', 'avg', 'max', 'jitter', 'loss'] as const;
 const SLOT_RESULT_OK = 15;
 const SLOT_RESULT_ERROR = 16;
 const SLOT_SYNCED = 17;
-const SLOTS = 18;
+const SLOT_EDGE = 18;
 
 const NS_PER_S = 1e9;
 
@@ -87,11 +88,11 @@ export class SenderMetrics implements SenderObserver {
   private readonly late: Counter;
   private readonly errors: Counter;
   private readonly dropped: Counter;
-  private readonly delay: Histogram;
-  private readonly gauges: { min: Gauge; avg: Gauge; max: Gauge; jitter: Gauge; loss: Gauge };
-  private readonly result: Gauge;
-  private readonly synced: Gauge;
-  private readonly edge: Gauge | undefined;
+  private readonly delay: StoreHistogram;
+  private readonly gauges: { min: StoreGauge; avg: StoreGauge; max: StoreGauge; jitter: StoreGauge; loss: StoreGauge };
+  private readonly result: StoreGauge;
+  private readonly synced: StoreGauge;
+  private readonly edge: StoreGauge | undefined;
   private readonly dropAttrs = new Map<string, Attributes>();
 
   constructor(
@@ -107,17 +108,17 @@ export class SenderMetrics implements SenderObserver {
     this.late = counter(meter, M.late);
     this.errors = counter(meter, M.errors);
     this.dropped = counter(meter, M.dropped);
-    this.delay = histogram(meter, M.delay, opts.buckets);
+    this.delay = packetHistogram(store, M.delay, opts.buckets);
     this.gauges = {
-      min: gauge(meter, M.latencyMin),
-      avg: gauge(meter, M.latencyAvg),
-      max: gauge(meter, M.latencyMax),
-      jitter: gauge(meter, M.jitter),
-      loss: gauge(meter, M.loss),
+      min: storeGauge(store, M.latencyMin),
+      avg: storeGauge(store, M.latencyAvg),
+      max: storeGauge(store, M.latencyMax),
+      jitter: storeGauge(store, M.jitter),
+      loss: storeGauge(store, M.loss),
     };
-    this.result = gauge(meter, M.result);
-    this.synced = gauge(meter, M.clockSynced);
-    this.edge = opts.nodegraph ? gauge(meter, M.edge) : undefined;
+    this.result = storeGauge(store, M.result);
+    this.synced = storeGauge(store, M.clockSynced);
+    this.edge = opts.nodegraph ? storeGauge(store, M.edge) : undefined;
     store.onBeforeDrain(() => this.flush());
   }
 
@@ -145,23 +146,28 @@ export class SenderMetrics implements SenderObserver {
     const base = { [LABEL.source]: source, [LABEL.target]: name };
     const dir = {} as Record<Direction, Attributes>;
     for (const d of DIRECTIONS) dir[d] = { ...base, [LABEL.direction]: d };
+    const gauges: GaugeSeries[] = [];
+    for (const d of DIRECTIONS) for (const f of FIGURES) gauges.push(this.gauges[f].series(dir[d]));
+    gauges[SLOT_RESULT_OK] = this.result.series({ ...base, [LABEL.result]: 'ok' });
+    gauges[SLOT_RESULT_ERROR] = this.result.series({ ...base, [LABEL.result]: 'error' });
+    gauges[SLOT_SYNCED] = this.synced.series(base);
+    if (this.edge) gauges[SLOT_EDGE] = this.edge.series({ [LABEL.id]: `${source}-${name}`, ...base });
     t = {
       base,
       dir,
-      edge: { [LABEL.id]: `${source}-${name}`, ...base },
-      resultOk: { ...base, [LABEL.result]: 'ok' },
-      resultError: { ...base, [LABEL.result]: 'error' },
       pending: { sent: 0, received: 0, lost: 0, duplicated: 0, reordered: 0, late: 0 },
+      delay: {},
       dirty: false,
       removed: false,
-      last: new Float64Array(SLOTS).fill(NaN),
+      lostByDirection: false,
+      gauges,
     };
     this.targets.set(name, t);
     this.store.keepSeries(LABEL.target, name);
     // Zero-initialise the counters so that rate() and increase() work from the first scrape.
     for (const c of [this.sent, this.received, this.duplicated, this.reordered, this.late]) c.add(0, base);
     this.lost.add(0, dir.roundtrip);
-    this.edge?.record(1, t.edge);
+    gauges[SLOT_EDGE]?.set(1);
     return t;
   }
 
@@ -173,21 +179,11 @@ export class SenderMetrics implements SenderObserver {
     return t.pending;
   }
 
-  /** Records a gauge unless it already holds `v` (the store keeps the last value). */
-  private set(t: TargetState, slot: number, g: Gauge, v: number, attrs: Attributes): void {
-    if (Object.is(t.last[slot], v)) return;
-    t.last[slot] = v;
-    g.record(v, attrs);
-  }
-
-  /** Records the per-direction figures (NaN = no figure, the series goes away). */
+  /** Sets the per-direction figures (NaN = no figure, the series goes away). */
   private figures(t: TargetState, values: (d: Direction, f: (typeof FIGURES)[number]) => number): void {
     for (let i = 0; i < DIRECTIONS.length; i++) {
       const d = DIRECTIONS[i]!;
-      for (let j = 0; j < FIGURES.length; j++) {
-        const f = FIGURES[j]!;
-        this.set(t, i * FIGURES.length + j, this.gauges[f], values(d, f), t.dir[d]);
-      }
+      for (let j = 0; j < FIGURES.length; j++) t.gauges[i * FIGURES.length + j]!.set(values(d, FIGURES[j]!));
     }
   }
 
@@ -202,12 +198,8 @@ export class SenderMetrics implements SenderObserver {
     if (t) {
       t.removed = true;
       this.targets.delete(target);
-      // In order with earlier measurements, in case the target comes back before the next collection.
-      this.figures(t, () => NaN);
-      this.set(t, SLOT_RESULT_OK, this.result, NaN, t.resultOk);
-      this.set(t, SLOT_RESULT_ERROR, this.result, NaN, t.resultError);
-      this.set(t, SLOT_SYNCED, this.synced, NaN, t.base);
-      this.edge?.record(NaN, t.edge);
+      // At once, in case the target comes back before the next collection.
+      for (const g of t.gauges) g?.set(NaN);
     }
     this.store.removeSeries(LABEL.target, target);
   }
@@ -232,12 +224,16 @@ export class SenderMetrics implements SenderObserver {
       return;
     }
     p.received++;
-    this.delay.record(Number(e.rttNs) / NS_PER_S, t.dir.roundtrip);
+    this.delaySeries(t, 'roundtrip').record(Number(e.rttNs) / NS_PER_S);
     if (e.clockSynced || this.opts.oneWayUnsynced) {
-      // Negative one-way delays (unsynchronised clocks) cannot go into a histogram (the SDK drops them).
-      if (e.outboundNs >= 0n) this.delay.record(Number(e.outboundNs) / NS_PER_S, t.dir.outbound);
-      if (e.inboundNs >= 0n) this.delay.record(Number(e.inboundNs) / NS_PER_S, t.dir.inbound);
+      // Negative one-way delays (unsynchronised clocks) cannot go into a histogram (the SDK would drop them too).
+      if (e.outboundNs >= 0n) this.delaySeries(t, 'outbound').record(Number(e.outboundNs) / NS_PER_S);
+      if (e.inboundNs >= 0n) this.delaySeries(t, 'inbound').record(Number(e.inboundNs) / NS_PER_S);
     }
+  }
+
+  private delaySeries(t: TargetState, d: Direction): HistogramSeries {
+    return (t.delay[d] ??= this.delay.series(t.dir[d]));
   }
 
   /** A packet timed out. */
@@ -255,13 +251,15 @@ export class SenderMetrics implements SenderObserver {
       return v ?? NaN;
     });
     // Enum style, as the seed's prometheus_client Enum: the current state 1, the other 0.
-    this.set(t, SLOT_RESULT_OK, this.result, e.result === 'ok' ? 1 : 0, t.resultOk);
-    this.set(t, SLOT_RESULT_ERROR, this.result, e.result === 'error' ? 1 : 0, t.resultError);
+    t.gauges[SLOT_RESULT_OK]!.set(e.result === 'ok' ? 1 : 0);
+    t.gauges[SLOT_RESULT_ERROR]!.set(e.result === 'error' ? 1 : 0);
     // A period without replies says nothing about the clocks: keep the last known state.
-    if (s.received > 0) this.set(t, SLOT_SYNCED, this.synced, s.clockSynced ? 1 : 0, t.base);
-    // Loss by direction is only known per period (it needs the reflector's sequence numbers).
-    if (s.lostOutbound !== null) this.lost.add(s.lostOutbound, t.dir.outbound);
-    if (s.lostInbound !== null) this.lost.add(s.lostInbound, t.dir.inbound);
+    if (s.received > 0) t.gauges[SLOT_SYNCED]!.set(s.clockSynced ? 1 : 0);
+    // Loss by direction is only known per period (it needs the reflector's sequence numbers). The
+    // series start at the first period that attributes; after that adding 0 is skipped.
+    if (s.lostOutbound !== null && (s.lostOutbound > 0 || !t.lostByDirection)) this.lost.add(s.lostOutbound, t.dir.outbound);
+    if (s.lostInbound !== null && (s.lostInbound > 0 || !t.lostByDirection)) this.lost.add(s.lostInbound, t.dir.inbound);
+    if (s.lostOutbound !== null && s.lostInbound !== null) t.lostByDirection = true;
   }
 
   /**
@@ -274,8 +272,8 @@ export class SenderMetrics implements SenderObserver {
     const t = this.targets.get(e.target);
     if (!t) return;
     this.figures(t, () => NaN);
-    this.set(t, SLOT_RESULT_OK, this.result, 0, t.resultOk);
-    this.set(t, SLOT_RESULT_ERROR, this.result, 1, t.resultError);
+    t.gauges[SLOT_RESULT_OK]!.set(0);
+    t.gauges[SLOT_RESULT_ERROR]!.set(1);
   }
 
   /** A datagram the sender could not use. */

@@ -119,7 +119,7 @@ export class Telemetry {
 
     const reader = new DeltaReader(CARDINALITY_LIMIT);
     const recordProvider = new MeterProvider({ resource, readers: [reader] });
-    const store = new SeriesStore(reader);
+    const store = new SeriesStore(reader, { name: SCOPE_NAME, version });
     // One meter (one instrumentation scope) for every twampy instrument.
     const meter = recordProvider.getMeter(SCOPE_NAME, version);
     const stopProcessMetrics = rt.processMetrics === false ? () => {} : registerProcessMetrics(meter);
@@ -146,7 +146,7 @@ export class Telemetry {
         t.server = await startMetricsServer({
           host: opts.metricsHost,
           port: opts.metricsPort,
-          exposition: () => t.exposition(),
+          exposition: () => t.expositionBody(),
           ready: () => t.ready,
           onError: (err) => rt.logger.limited('telemetry-server', `metrics server: ${err instanceof Error ? err.message : String(err)}`),
         });
@@ -193,11 +193,16 @@ export class Telemetry {
     return `http://${host}:${this.server.port}/metrics`;
   }
 
+  /** The current Prometheus exposition, UTF-8 encoded (what /metrics serves). */
+  async expositionBody(): Promise<Buffer> {
+    const { body, errors } = await this.store.exposition();
+    if (errors.length > 0) this.logger.limited('telemetry-collect', `metrics collection: ${errors.map(String).join('; ')}`);
+    return body;
+  }
+
   /** The current Prometheus exposition text. */
   async exposition(): Promise<string> {
-    const { text, errors } = await this.store.exposition();
-    if (errors.length > 0) this.logger.limited('telemetry-collect', `metrics collection: ${errors.map(String).join('; ')}`);
-    return text;
+    return (await this.expositionBody()).toString('utf8');
   }
 
   /** The current cumulative points, as the OTLP reader gets them. */

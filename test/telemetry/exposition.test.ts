@@ -52,36 +52,6 @@ test('golden: sender and responder series, types, units and labels', async () =>
     const expected = `# HELP target_info Target metadata
 # TYPE target_info gauge
 target_info{service_instance_id="test-instance",host_name="test-host",service_name="twampy",service_version="1.2.3"} 1
-# HELP twampy_packets_sent_total Test packets sent
-# UNIT twampy_packets_sent_total {packet}
-# TYPE twampy_packets_sent_total counter
-twampy_packets_sent_total{${S}} 4
-# HELP twampy_packets_received_total Replies received within the timeout (duplicates excluded)
-# UNIT twampy_packets_received_total {packet}
-# TYPE twampy_packets_received_total counter
-twampy_packets_received_total{${S}} 3
-# HELP twampy_packets_lost_total Packets without a reply within the timeout; outbound and inbound only when the reflector keeps its own sequence counter
-# UNIT twampy_packets_lost_total {packet}
-# TYPE twampy_packets_lost_total counter
-twampy_packets_lost_total{${S},direction="roundtrip"} 1
-twampy_packets_lost_total{${S},direction="outbound"} 1
-twampy_packets_lost_total{${S},direction="inbound"} 0
-# HELP twampy_packets_duplicated_total Duplicate replies received
-# UNIT twampy_packets_duplicated_total {packet}
-# TYPE twampy_packets_duplicated_total counter
-twampy_packets_duplicated_total{${S}} 1
-# HELP twampy_packets_reordered_total Replies that arrived after a reply with a higher sequence number (RFC 4737)
-# UNIT twampy_packets_reordered_total {packet}
-# TYPE twampy_packets_reordered_total counter
-twampy_packets_reordered_total{${S}} 1
-# HELP twampy_packets_late_total Replies that arrived after the timeout (also counted as lost)
-# UNIT twampy_packets_late_total {packet}
-# TYPE twampy_packets_late_total counter
-twampy_packets_late_total{${S}} 1
-# HELP twampy_sender_packets_dropped_total Datagrams the sender could not use, by reason
-# UNIT twampy_sender_packets_dropped_total {packet}
-# TYPE twampy_sender_packets_dropped_total counter
-twampy_sender_packets_dropped_total{source="probe-1",reason="malformed"} 2
 # HELP twampy_delay_seconds Delay per reply in seconds; roundtrip always, outbound and inbound only when both clocks are synchronised or one-way histograms are forced
 # UNIT twampy_delay_seconds s
 # TYPE twampy_delay_seconds histogram
@@ -131,6 +101,40 @@ twampy_clock_synchronized{${S}} 1
 # UNIT twampy_edge 1
 # TYPE twampy_edge gauge
 twampy_edge{id="probe-1-r1:20001",${S}} 1
+# HELP twampy_responder_processing_seconds Responder processing time T3-T2 in seconds
+# UNIT twampy_responder_processing_seconds s
+# TYPE twampy_responder_processing_seconds histogram
+${histogramLines('twampy_responder_processing_seconds', 'source="probe-1"', PROCESSING_BUCKETS_S, [3e-6, 4e-5])}
+# HELP twampy_packets_sent_total Test packets sent
+# UNIT twampy_packets_sent_total {packet}
+# TYPE twampy_packets_sent_total counter
+twampy_packets_sent_total{${S}} 4
+# HELP twampy_packets_received_total Replies received within the timeout (duplicates excluded)
+# UNIT twampy_packets_received_total {packet}
+# TYPE twampy_packets_received_total counter
+twampy_packets_received_total{${S}} 3
+# HELP twampy_packets_lost_total Packets without a reply within the timeout; outbound and inbound only when the reflector keeps its own sequence counter
+# UNIT twampy_packets_lost_total {packet}
+# TYPE twampy_packets_lost_total counter
+twampy_packets_lost_total{${S},direction="roundtrip"} 1
+twampy_packets_lost_total{${S},direction="outbound"} 1
+twampy_packets_lost_total{${S},direction="inbound"} 0
+# HELP twampy_packets_duplicated_total Duplicate replies received
+# UNIT twampy_packets_duplicated_total {packet}
+# TYPE twampy_packets_duplicated_total counter
+twampy_packets_duplicated_total{${S}} 1
+# HELP twampy_packets_reordered_total Replies that arrived after a reply with a higher sequence number (RFC 4737)
+# UNIT twampy_packets_reordered_total {packet}
+# TYPE twampy_packets_reordered_total counter
+twampy_packets_reordered_total{${S}} 1
+# HELP twampy_packets_late_total Replies that arrived after the timeout (also counted as lost)
+# UNIT twampy_packets_late_total {packet}
+# TYPE twampy_packets_late_total counter
+twampy_packets_late_total{${S}} 1
+# HELP twampy_sender_packets_dropped_total Datagrams the sender could not use, by reason
+# UNIT twampy_sender_packets_dropped_total {packet}
+# TYPE twampy_sender_packets_dropped_total counter
+twampy_sender_packets_dropped_total{source="probe-1",reason="malformed"} 2
 # HELP twampy_responder_packets_reflected_total Test packets reflected
 # UNIT twampy_responder_packets_reflected_total {packet}
 # TYPE twampy_responder_packets_reflected_total counter
@@ -142,10 +146,6 @@ twampy_responder_packets_dropped_total{source="probe-1",reason="malformed"} 1
 twampy_responder_packets_dropped_total{source="probe-1",reason="not_allowed"} 0
 twampy_responder_packets_dropped_total{source="probe-1",reason="rate_limited"} 1
 twampy_responder_packets_dropped_total{source="probe-1",reason="unknown_session"} 0
-# HELP twampy_responder_processing_seconds Responder processing time T3-T2 in seconds
-# UNIT twampy_responder_processing_seconds s
-# TYPE twampy_responder_processing_seconds histogram
-${histogramLines('twampy_responder_processing_seconds', 'source="probe-1"', PROCESSING_BUCKETS_S, [3e-6, 4e-5])}
 # HELP twampy_responder_active_sessions Sessions (sender address and port) the responder currently holds
 # UNIT twampy_responder_active_sessions {session}
 # TYPE twampy_responder_active_sessions gauge

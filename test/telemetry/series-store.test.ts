@@ -111,7 +111,7 @@ test('functions registered with onBeforeDrain run before the SDK is read', async
   pending = 3;
   assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 3);
   pending = 4;
-  const { text } = await store.exposition();
+  const text = (await store.exposition()).body.toString();
   assert.match(text, /^c_total\{target="a"\} 7$/m);
   await provider.shutdown();
 });
@@ -167,5 +167,89 @@ test('concurrent collections are serialised, each delta counted once, snapshots 
   await Promise.all(pending);
   assert.equal(valueOf(await metric(store, 'c'), { target: 'a' }), 20);
   assert.equal(firstPoint?.value, 1, 'a snapshot handed out earlier was not mutated by later merges');
+  await provider.shutdown();
+});
+
+test('store histograms count exactly as an SDK histogram does (bucket edges, count, sum, min, max)', async () => {
+  const fc = (await import('fast-check')).default;
+  const boundaries = [0.001, 0.002, 0.004, 0.5, 1];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.double({ min: 0, max: 2, noNaN: true }), fc.constantFrom(...boundaries, 0, NaN)), { maxLength: 60 }),
+      async (values) => {
+        const { store, meter, provider } = setup();
+        const sdk = meter.createHistogram('sdk', { advice: { explicitBucketBoundaries: boundaries } });
+        const ours = store.histogram({ name: 'ours', description: '', unit: 's', valueType: 1 }, boundaries).series({ target: 'a' });
+        for (const v of values) {
+          sdk.record(v, { target: 'a' });
+          ours.record(v);
+        }
+        const expected = valueOf(await metric(store, 'sdk'), { target: 'a' }) as Histogram | undefined;
+        const actual = valueOf(await metric(store, 'ours'), { target: 'a' }) as Histogram | undefined;
+        await provider.shutdown();
+        if (!expected || !actual) {
+          // Nothing recorded, or only NaN: the SDK may keep an empty point, ours makes none.
+          assert.equal(actual?.count ?? 0, 0);
+          assert.equal(expected?.count ?? 0, 0);
+          return;
+        }
+        assert.deepEqual(actual.buckets, expected.buckets);
+        assert.equal(actual.count, expected.count);
+        assert.ok(Math.abs(actual.sum! - expected.sum!) <= 1e-12 * Math.max(1, expected.sum!));
+        assert.equal(actual.min, expected.min);
+        assert.equal(actual.max, expected.max);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('store histograms: cumulative across collections, snapshots copied, removal and a later value start afresh', async () => {
+  const { store, provider } = setup();
+  const h = store.histogram({ name: 'h', description: 'd', unit: 's', valueType: 1 }, [1, 10]);
+  const a = h.series({ target: 'a' });
+  const b = h.series({ target: 'b' });
+  a.record(0.5);
+  b.record(20);
+  const first = valueOf(await metric(store, 'h'), { target: 'a' }) as Histogram;
+  a.record(5);
+  assert.deepEqual(first.buckets.counts, [1, 0, 0], 'a snapshot handed out earlier is not mutated');
+  assert.deepEqual((valueOf(await metric(store, 'h'), { target: 'a' }) as Histogram).buckets.counts, [1, 1, 0]);
+  store.removeSeries('target', 'a');
+  let m = await metric(store, 'h');
+  assert.equal(valueOf(m, { target: 'a' }), undefined);
+  assert.equal((valueOf(m, { target: 'b' }) as Histogram).count, 1);
+  // The old handle keeps working and starts a new series from zero.
+  a.record(50);
+  m = await metric(store, 'h');
+  assert.deepEqual((valueOf(m, { target: 'a' }) as Histogram).buckets.counts, [0, 0, 1]);
+  assert.throws(() => store.histogram({ name: 'h', description: '', unit: '', valueType: 1 }, [1]), /already registered/);
+  await provider.shutdown();
+});
+
+test('store gauges keep the last value, NaN removes the series, removeSeries applies, handles survive both', async () => {
+  const { store, provider } = setup();
+  const g = store.gauge({ name: 'g', description: 'd', unit: 'ms', valueType: 1 });
+  const a = g.series({ target: 'a', direction: 'x' });
+  const b = g.series({ target: 'b' });
+  a.set(3);
+  a.set(4);
+  b.set(1);
+  let m = await metric(store, 'g');
+  assert.equal(m?.dataPointType, DataPointType.GAUGE);
+  assert.equal(valueOf(m, { target: 'a' }), 4);
+  a.set(NaN);
+  m = await metric(store, 'g');
+  assert.equal(valueOf(m, { target: 'a' }), undefined);
+  assert.equal(valueOf(m, { target: 'b' }), 1);
+  a.set(7);
+  assert.equal(valueOf(await metric(store, 'g'), { target: 'a' }), 7);
+  store.removeSeries('target', 'a');
+  assert.equal(valueOf(await metric(store, 'g'), { target: 'a' }), undefined);
+  a.set(8);
+  assert.equal(valueOf(await metric(store, 'g'), { target: 'a' }), 8);
+  const text = (await store.exposition()).body.toString();
+  assert.match(text, /^g\{target="a",direction="x"\} 8$/m);
+  assert.match(text, /^g\{target="b"\} 1$/m);
   await provider.shutdown();
 });
