@@ -7,6 +7,10 @@
  * octets (STAMP: max(44, request length)); its padding reuses the request's padding, truncated by
  * the 27 octets the reflector header is longer (RFC 6038), so both directions carry equal sizes.
  * T3 is written separately by `writeReplyT3` just before the reply is sent.
+ *
+ * RFC 7750 (DSCP and ECN Monitoring, src/protocol/dscp-ecn.ts): when `dscpEcn` is given, a TWAMP
+ * reply carries the received DS octet at offset 41 and is at least 42 octets. STAMP replies never
+ * carry it (their octets 41-43 are MBZ; STAMP has its own Class of Service TLV).
  */
 import {
   RECEIVE_TIMESTAMP_OFFSET,
@@ -22,6 +26,7 @@ import {
   SENDER_TTL_OFFSET,
 } from './test-packet.js';
 import { STAMP_BASE_LENGTH, STAMP_SSID_OFFSET } from './stamp.js';
+import { DSCP_ECN_OFFSET, DSCP_ECN_REFLECTOR_LENGTH } from './dscp-ecn.js';
 import { writeNtp } from './timestamp.js';
 
 /** Reply format chosen for a request. */
@@ -37,11 +42,14 @@ export interface ReplyFields {
   errorEstimate: number;
   /** TTL of the received request; 0 when unknown. */
   senderTtl: number;
+  /** RFC 7750: the request's DS octet as received (DSCP << 2 | ECN); omitted when the mode is off. */
+  dscpEcn?: number;
 }
 
-/** Length of the reply to a request of `requestLength` octets. */
-export function replyLength(requestLength: number, format: ReplyFormat): number {
-  return Math.max(format === 'stamp' ? STAMP_BASE_LENGTH : REFLECTOR_HEADER_LENGTH, requestLength);
+/** Length of the reply to a request of `requestLength` octets (`dscpEcn`: RFC 7750 in use). */
+export function replyLength(requestLength: number, format: ReplyFormat, dscpEcn = false): number {
+  const min = format === 'stamp' ? STAMP_BASE_LENGTH : dscpEcn ? DSCP_ECN_REFLECTOR_LENGTH : REFLECTOR_HEADER_LENGTH;
+  return Math.max(min, requestLength);
 }
 
 /** Reads the sender's sequence number from a request. */
@@ -53,7 +61,7 @@ export function requestSeq(req: Buffer): number {
 export function buildReply(req: Buffer, requestLength: number, format: ReplyFormat, f: ReplyFields): Buffer {
   // Never trust a length past the buffer: allocUnsafe memory must not leak into the padding.
   const reqLen = Math.min(requestLength, req.length);
-  const len = replyLength(reqLen, format);
+  const len = replyLength(reqLen, format, f.dscpEcn !== undefined);
   const out = Buffer.allocUnsafe(len);
   out.writeUInt32BE(f.seq >>> 0, REFLECTOR_SEQ_OFFSET);
   out.fill(0, REFLECTOR_TIMESTAMP_OFFSET, REFLECTOR_TIMESTAMP_OFFSET + 8); // T3 comes later
@@ -77,6 +85,8 @@ export function buildReply(req: Buffer, requestLength: number, format: ReplyForm
     const avail = Math.max(0, Math.min(padLen, reqLen - SENDER_PADDING_OFFSET));
     if (avail > 0) req.copy(out, REFLECTOR_PADDING_OFFSET, SENDER_PADDING_OFFSET, SENDER_PADDING_OFFSET + avail);
     if (avail < padLen) out.fill(0, REFLECTOR_PADDING_OFFSET + avail, len);
+    // RFC 7750: the octet after Sender TTL reports the DS field we received (it replaces the first padding octet).
+    if (f.dscpEcn !== undefined) out[DSCP_ECN_OFFSET] = f.dscpEcn & 0xff;
   }
   return out;
 }

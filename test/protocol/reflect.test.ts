@@ -62,3 +62,28 @@ test('a request length past the buffer is clamped: no stale memory in the reply'
   const reply = buildReply(req, 500, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 0 });
   assert.equal(reply.length, 41);
 });
+
+test('RFC 7750: a TWAMP reply carries the received DS octet at 41 and is at least 42 octets', () => {
+  assert.equal(replyLength(41, 'twamp', true), 42);
+  assert.equal(replyLength(100, 'twamp', true), 100);
+  assert.equal(replyLength(44, 'stamp', true), 44);
+  const req = request(27, 9);
+  const reply = buildReply(req, req.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0xb9 });
+  assert.equal(reply.length, 42);
+  assert.equal(reply[40], 63);
+  assert.equal(reply[41], 0xb9);
+  const long = request(100, 9);
+  const r2 = buildReply(long, long.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0x02 });
+  assert.equal(r2.length, 114);
+  assert.equal(r2[41], 0x02);
+  assert.deepEqual(r2.subarray(42), long.subarray(15, 15 + 72), 'the rest of the padding is still the request\'s');
+  const without = buildReply(req, req.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63 });
+  assert.equal(without.length, 41, 'the mode off leaves the size alone');
+});
+
+test('RFC 7750: STAMP replies never carry the octet (their 41..43 stay MBZ)', () => {
+  const req = encodeStampSenderPacket({ seq: 1, timestampNs: T1, errorEstimate: 1, ssid: 7, extraLength: 0 });
+  const reply = buildReply(req, req.length, 'stamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0xb8 });
+  assert.equal(reply.length, 44);
+  assert.equal(reply.subarray(41, 44).toString('hex'), '000000');
+});
