@@ -27,7 +27,8 @@ export async function startResponder(
   try {
     for (const l of listen) {
       const { address, family } = await resolveHost(l.host);
-      const s = await deps.transport.open({ address, port: l.port, family, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+      // TTL 255, as twampd and routers' reflectors send: the sender reads 255 - TTL as the inbound hop count.
+      const s = await deps.transport.open({ address, port: l.port, family, ttl: 255, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
       s.onMessage((d) => reflector.handle(d, s));
       s.onError((e) => deps.onSocketError?.(e));
       sockets.push(s);

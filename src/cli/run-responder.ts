@@ -24,6 +24,10 @@ export async function runResponderCommand(args: Args): Promise<void> {
     // Refused up front: replies silently sent with the wrong DSCP would be worse than none.
     throw new UnsupportedFeatureError('tos', `--reply-dscp needs a socket layer that can ${reflector.replyTos === 'copy' ? 'read and ' : ''}set TOS; ${caps.name} cannot (${nativeError ?? 'native layer not in use'})`);
   }
+  if (reflector.dscpEcnMonitoring && !caps.receiveTos) {
+    // Refused up front: a DSCP/ECN octet of 0 would claim every request arrived unmarked.
+    throw new UnsupportedFeatureError('tos', `--dscp-ecn-monitoring needs a socket layer that can read the received TOS; ${caps.name} cannot (${nativeError ?? 'native layer not in use'})`);
+  }
   const telemetry = await startTelemetryFromArgs(args, log);
   const logObserver: ResponderObserver = {
     onDropped(e) {

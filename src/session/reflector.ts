@@ -10,6 +10,9 @@
  * - Sender TTL: the received TTL when the socket layer delivers it, else 0. 0 cannot be the TTL of
  *   a delivered packet, so it reads as "unknown" rather than as a false hop count (255 would
  *   claim the packet crossed no router).
+ * - RFC 7750 DSCP and ECN Monitoring (`dscpEcnMonitoring`): TWAMP replies carry the request's
+ *   DS octet as received in the octet after Sender TTL. The application refuses the option on a
+ *   socket layer that cannot read the received TOS, so `tos` is always present when it is on.
  * - Never throws on input: every datagram it does not answer is reported with a reason.
  */
 import type { Clock, Scheduler, Cancel } from './clock.js';
@@ -44,6 +47,8 @@ export interface ReflectorOptions {
    * to leave the socket's. Needs a socket layer that can set (and, for 'copy', read) TOS.
    */
   replyTos?: 'copy' | number | null;
+  /** RFC 7750: report the received DSCP and ECN in TWAMP replies. Needs a layer that reads TOS. */
+  dscpEcnMonitoring?: boolean;
 }
 
 interface SenderState {
@@ -113,6 +118,7 @@ export class Reflector {
       receiveTimestampNs: d.rxTimeNs,
       errorEstimate: this.options.errorEstimate,
       senderTtl: d.ttl ?? 0,
+      dscpEcn: this.options.dscpEcnMonitoring && format === 'twamp' ? (d.tos ?? 0) : undefined,
     });
     const t3 = this.clock.nowNs();
     writeReplyT3(reply, t3);

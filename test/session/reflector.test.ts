@@ -132,3 +132,19 @@ test('reply TOS: copied from the request, fixed, or left to the socket', () => {
     assert.equal(sock.sent[0]!.tos, expected, `replyTos ${String(replyTos)}`);
   }
 });
+
+test('RFC 7750 monitoring: TWAMP replies report the received DS octet; STAMP replies and the mode off do not', () => {
+  const { clock, r, sock } = setup({ dscpEcnMonitoring: true });
+  const twamp = encodeSenderPacket({ seq: 1, timestampNs: clock.nowNs(), errorEstimate: 1, paddingLength: 27 });
+  r.handle({ data: twamp, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: clock.nowNs(), rxTimeSource: 'kernel', ttl: 60, tos: 0xb9 }, sock);
+  const stampShaped = encodeSenderPacket({ seq: 2, timestampNs: clock.nowNs(), errorEstimate: 1, paddingLength: 30 });
+  r.handle({ data: stampShaped, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: clock.nowNs(), rxTimeSource: 'kernel', ttl: 60, tos: 0xb9 }, sock);
+  assert.equal(sock.sent[0]!.data.length, 42);
+  assert.equal(sock.sent[0]!.data[40], 60);
+  assert.equal(sock.sent[0]!.data[41], 0xb9);
+  assert.equal(sock.sent[1]!.data.length, 44, 'answered as STAMP');
+  assert.equal(sock.sent[1]!.data[41], 0, 'STAMP MBZ');
+  const off = setup();
+  off.r.handle({ data: twamp, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: off.clock.nowNs(), rxTimeSource: 'kernel', ttl: 60, tos: 0xb9 }, off.sock);
+  assert.equal(off.sock.sent[0]!.data.length, 41);
+});
