@@ -2,7 +2,7 @@
  * Turns a sender's plain result events into measurements.
  *
  * Gauges (the seed-compatible `twampy_latency_*`, `twampy_jitter`, `twampy_loss`,
- * `twampy_result`, plus `twampy_edge` and `twampy_clock_synchronized`) are recorded when a round
+ * `twampy_result`, plus `twampy_edge`, `twampy_clock_synchronized` and `twampy_hops`) are recorded when a round
  * or period completes: every gauge of the target gets its new figure, NaN where the period has
  * none, and the series store drops NaN series. So a failed round (no replies: no min, avg, max or
  * jitter) removes the latency series instead of leaving the previous good values looking
@@ -66,12 +66,14 @@ interface TargetState {
   last: Float64Array;
 }
 
-/** Gauge slots of a target: 5 figures per direction, then result ok, result error, clock synchronised. */
+/** Gauge slots of a target: 5 figures per direction, then result ok, result error, clock synchronised, hops out and in. */
 const FIGURES = ['min', 'avg', 'max', 'jitter', 'loss'] as const;
 const SLOT_RESULT_OK = 15;
 const SLOT_RESULT_ERROR = 16;
 const SLOT_SYNCED = 17;
-const SLOTS = 18;
+const SLOT_HOPS_OUT = 18;
+const SLOT_HOPS_IN = 19;
+const SLOTS = 20;
 
 const NS_PER_S = 1e9;
 
@@ -91,6 +93,8 @@ export class SenderMetrics implements SenderObserver {
   private readonly gauges: { min: Gauge; avg: Gauge; max: Gauge; jitter: Gauge; loss: Gauge };
   private readonly result: Gauge;
   private readonly synced: Gauge;
+  private readonly hops: Gauge;
+  private readonly remarked: Counter;
   private readonly edge: Gauge | undefined;
   private readonly dropAttrs = new Map<string, Attributes>();
 
@@ -117,6 +121,8 @@ export class SenderMetrics implements SenderObserver {
     };
     this.result = gauge(meter, M.result);
     this.synced = gauge(meter, M.clockSynced);
+    this.hops = gauge(meter, M.hops);
+    this.remarked = counter(meter, M.dscpRemarked);
     this.edge = opts.nodegraph ? gauge(meter, M.edge) : undefined;
     store.onBeforeDrain(() => this.flush());
   }
@@ -207,6 +213,7 @@ export class SenderMetrics implements SenderObserver {
       this.set(t, SLOT_RESULT_OK, this.result, NaN, t.resultOk);
       this.set(t, SLOT_RESULT_ERROR, this.result, NaN, t.resultError);
       this.set(t, SLOT_SYNCED, this.synced, NaN, t.base);
+      this.hopFigures(t, NaN, NaN);
       this.edge?.record(NaN, t.edge);
     }
     this.store.removeSeries(LABEL.target, target);
@@ -262,6 +269,15 @@ export class SenderMetrics implements SenderObserver {
     // Loss by direction is only known per period (it needs the reflector's sequence numbers).
     if (s.lostOutbound !== null) this.lost.add(s.lostOutbound, t.dir.outbound);
     if (s.lostInbound !== null) this.lost.add(s.lostInbound, t.dir.inbound);
+    // Path: hop gauges follow the period (NaN removes them); re-marking series appear once measurable.
+    this.hopFigures(t, s.path.hopsOutbound?.last ?? NaN, s.path.hopsInbound?.last ?? NaN);
+    if (s.path.remarkedOutbound !== null) this.remarked.add(s.path.remarkedOutbound, t.dir.outbound);
+    if (s.path.remarkedInbound !== null) this.remarked.add(s.path.remarkedInbound, t.dir.inbound);
+  }
+
+  private hopFigures(t: TargetState, out: number, inb: number): void {
+    this.set(t, SLOT_HOPS_OUT, this.hops, out, t.dir.outbound);
+    this.set(t, SLOT_HOPS_IN, this.hops, inb, t.dir.inbound);
   }
 
   /**
@@ -274,6 +290,7 @@ export class SenderMetrics implements SenderObserver {
     const t = this.targets.get(e.target);
     if (!t) return;
     this.figures(t, () => NaN);
+    this.hopFigures(t, NaN, NaN);
     this.set(t, SLOT_RESULT_OK, this.result, 0, t.resultOk);
     this.set(t, SLOT_RESULT_ERROR, this.result, 1, t.resultError);
   }
