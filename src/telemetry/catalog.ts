@@ -253,6 +253,14 @@ export const RESPONDER_METRICS = {
     help: 'Responder processing time T3-T2 in seconds',
     role: 'responder',
   },
+  kernelDrops: {
+    name: 'twampy_responder_kernel_drops',
+    kind: 'counter',
+    unit: '{packet}',
+    labels: [LABEL.source],
+    help: 'Datagrams the kernel dropped before the responder read them (receive buffer full, SO_RXQ_OVFL), summed over its sockets; native socket layer only',
+    role: 'responder',
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 /** TWAMP-Control server series (`twampy server`). */

@@ -64,6 +64,8 @@ test('a real Prometheus scrapes sender and responder: every series, a delay quan
     // Series that only appear on trouble: one error about a name and one stray datagram.
     tel.sender().onTargetError?.({ target: 'unresolvable.invalid:20001', code: 'ERR_RESOLVE', message: 'ENOTFOUND' });
     tel.sender().onDrop?.({ reason: 'unexpected_source', address: '192.0.2.1', port: 9 });
+    // Kernel drops come from the native layer's socket counters; the live pair runs on dgram.
+    tel.responder().countKernelDrops(() => 0);
     // Path series need TTL and TOS readings the portable layer of the live pair does not give.
     const d = dirStats(1, 1, 1, 0, 0);
     tel.sender().onStats?.(stats('path.invalid:20001', { outbound: d, inbound: d, roundtrip: d }, {
