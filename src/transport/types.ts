@@ -88,6 +88,11 @@ export interface DatagramSocket {
   setTos(tos: number): void;
   /** Closes the socket. */
   close(): Promise<void>;
+  /**
+   * Counters of layers that keep them (the native layer); `kernelDrops` is the kernel's
+   * cumulative count of datagrams dropped for a full receive buffer (SO_RXQ_OVFL).
+   */
+  readonly stats?: { readonly kernelDrops: number };
 }
 
 /** Opens sockets; the app picks one factory (native when available, dgram otherwise). */
