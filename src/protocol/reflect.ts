@@ -61,21 +61,44 @@ export function requestSeq(req: Buffer): number {
 export function buildReply(req: Buffer, requestLength: number, format: ReplyFormat, f: ReplyFields): Buffer {
   // Never trust a length past the buffer: allocUnsafe memory must not leak into the padding.
   const reqLen = Math.min(requestLength, req.length);
+  const out = Buffer.allocUnsafe(replyLength(reqLen, format, f.dscpEcn !== undefined));
+  buildReplyInto(out, req, reqLen, format, f);
+  return out;
+}
+
+/**
+ * Builds the reply into the start of `out` (which must hold `replyLength(...)` octets; every one
+ * of them is written) and returns its length. Lets a reflector whose socket copies on send reuse
+ * one buffer instead of allocating a reply per packet.
+ */
+export function buildReplyInto(out: Buffer, req: Buffer, requestLength: number, format: ReplyFormat, f: ReplyFields): number {
+  const reqLen = Math.min(requestLength, req.length);
   const len = replyLength(reqLen, format, f.dscpEcn !== undefined);
-  const out = Buffer.allocUnsafe(len);
-  out.writeUInt32BE(f.seq >>> 0, REFLECTOR_SEQ_OFFSET);
-  out.fill(0, REFLECTOR_TIMESTAMP_OFFSET, REFLECTOR_TIMESTAMP_OFFSET + 8); // T3 comes later
-  out.writeUInt16BE(f.errorEstimate & 0xbfff, REFLECTOR_ERROR_ESTIMATE_OFFSET);
+  if (out.length < len) throw new RangeError(`buffer too small for a ${len}-octet reply`);
+  // Byte stores rather than writeUInt*BE and copy(): this runs per reflected packet, and the
+  // offsets are fixed and inside `len` (checked above), so Buffer's own checks buy nothing.
+  const seq = f.seq >>> 0;
+  out[REFLECTOR_SEQ_OFFSET] = seq >>> 24;
+  out[REFLECTOR_SEQ_OFFSET + 1] = (seq >>> 16) & 255;
+  out[REFLECTOR_SEQ_OFFSET + 2] = (seq >>> 8) & 255;
+  out[REFLECTOR_SEQ_OFFSET + 3] = seq & 255;
+  // T3 comes later; zeroed so that a reply never carries stale bytes.
+  for (let i = REFLECTOR_TIMESTAMP_OFFSET; i < REFLECTOR_TIMESTAMP_OFFSET + 8; i++) out[i] = 0;
+  const ee = f.errorEstimate & 0xbfff;
+  out[REFLECTOR_ERROR_ESTIMATE_OFFSET] = ee >>> 8;
+  out[REFLECTOR_ERROR_ESTIMATE_OFFSET + 1] = ee & 255;
   if (format === 'stamp') {
     out[STAMP_SSID_OFFSET] = req[STAMP_SSID_OFFSET]!;
     out[STAMP_SSID_OFFSET + 1] = req[STAMP_SSID_OFFSET + 1]!;
   } else {
-    out.writeUInt16BE(0, STAMP_SSID_OFFSET);
+    out[STAMP_SSID_OFFSET] = 0;
+    out[STAMP_SSID_OFFSET + 1] = 0;
   }
   writeNtp(out, RECEIVE_TIMESTAMP_OFFSET, f.receiveTimestampNs);
   // Sender Sequence Number, Timestamp and Error Estimate (14 octets) echoed verbatim at 24..38.
-  req.copy(out, SENDER_SEQ_ECHO_OFFSET, 0, SENDER_HEADER_LENGTH);
-  out.writeUInt16BE(0, SENDER_TTL_OFFSET - 2); // MBZ
+  for (let i = 0; i < SENDER_HEADER_LENGTH; i++) out[SENDER_SEQ_ECHO_OFFSET + i] = req[i]!;
+  out[SENDER_TTL_OFFSET - 2] = 0; // MBZ
+  out[SENDER_TTL_OFFSET - 1] = 0;
   out[SENDER_TTL_OFFSET] = f.senderTtl & 0xff;
   if (format === 'stamp') {
     out.fill(0, REFLECTOR_PADDING_OFFSET, STAMP_BASE_LENGTH);
@@ -88,7 +111,7 @@ export function buildReply(req: Buffer, requestLength: number, format: ReplyForm
     // RFC 7750: the octet after Sender TTL reports the DS field we received (it replaces the first padding octet).
     if (f.dscpEcn !== undefined) out[DSCP_ECN_OFFSET] = f.dscpEcn & 0xff;
   }
-  return out;
+  return len;
 }
 
 /** Writes T3 into a reply built by `buildReply`. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildReply, replyLength, writeReplyT3 } from '../../src/protocol/reflect.js';
+import { buildReply, buildReplyInto, replyLength, writeReplyT3 } from '../../src/protocol/reflect.js';
 import { decodeReflectorPacket, encodeSenderPacket } from '../../src/protocol/test-packet.js';
 import { encodeStampSenderPacket } from '../../src/protocol/stamp.js';
 
@@ -86,4 +86,14 @@ test('RFC 7750: STAMP replies never carry the octet (their 41..43 stay MBZ)', ()
   const reply = buildReply(req, req.length, 'stamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0xb8 });
   assert.equal(reply.length, 44);
   assert.equal(reply.subarray(41, 44).toString('hex'), '000000');
+});
+
+test('buildReplyInto writes every octet of the reply into a reused buffer and refuses one too small', () => {
+  const out = Buffer.alloc(200, 0xee);
+  const req = request(27, 3);
+  const n = buildReplyInto(out, req, req.length, 'twamp', { seq: 5, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 9 });
+  assert.equal(n, 41);
+  assert.deepEqual(out.subarray(0, n), buildReply(req, req.length, 'twamp', { seq: 5, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 9 }));
+  assert.equal(out[n], 0xee, 'nothing written past the reply');
+  assert.throws(() => buildReplyInto(Buffer.alloc(40), req, req.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 0 }), /buffer too small for a 41-octet reply/);
 });
