@@ -89,6 +89,11 @@ export interface DatagramSocket {
   /** Closes the socket. */
   close(): Promise<void>;
   /**
+   * True when `send()` copies the datagram before it returns, so the caller may reuse its buffer
+   * at once (the native layer's send arena); a reflector then builds every reply in one buffer.
+   */
+  readonly copiesOnSend?: boolean;
+  /**
    * Counters of layers that keep them (the native layer); `kernelDrops` is the kernel's
    * cumulative count of datagrams dropped for a full receive buffer (SO_RXQ_OVFL).
    */
