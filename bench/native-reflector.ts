@@ -3,7 +3,9 @@
  * transport (argv[2]), or ('native-echo') a bare echo over the native transport. Prints {"port"}
  * when ready; on stdin "stats" prints the number reflected and the T3-T2 median / p99 since the
  * last "reset", split into dispatch (socket to handler entry) and work (handler entry to T3);
- * exits when stdin closes.
+ * exits when stdin closes. Recording T3-T2 costs two clock reads and an event per packet, so it
+ * is off until "record on" (the throughput and CPU figures measure the Reflector as a responder
+ * without telemetry runs it); "record on" / "record off" switch it.
  */
 import { createInterface } from 'node:readline';
 import { systemClock, systemScheduler } from '../src/session/clock.js';
@@ -31,8 +33,8 @@ const dispatch = new Float64Array(MAX);
 let n = 0;
 let entryNs = 0n;
 let rxNs = 0n;
-const reflector = new Reflector(
-  {
+let record = false;
+const options = {
     stateless: false,
     refwaitMs: 900_000,
     maxSessions: 10_000,
@@ -41,7 +43,11 @@ const reflector = new Reflector(
     maxRequestBytes: 9000,
     errorEstimate: 0x0001,
     stamp: true,
-  },
+  };
+// Two reflectors over one socket: the plain one is what `twampy responder` runs without telemetry.
+const plain = new Reflector(options, systemClock, systemScheduler);
+const reflector = new Reflector(
+  options,
   systemClock,
   systemScheduler,
   {
@@ -58,6 +64,7 @@ if (kind === 'native-echo') {
   // Transport only: answer with the request itself, so the Reflector's own cost can be told apart.
   sock.onMessage((d) => sock.send(d.data, d.port, d.address));
 } else sock.onMessage((d) => {
+  if (!record) return plain.handle(d, sock);
   // Handler entry time: splits T3-T2 into socket-to-JS dispatch and the reflector's own work.
   entryNs = systemClock.nowNs();
   rxNs = d.rxTimeNs;
@@ -67,7 +74,10 @@ console.log(JSON.stringify({ port: sock.localAddress().port }));
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
-  if (line === 'reset') {
+  if (line === 'record on' || line === 'record off') {
+    record = line === 'record on';
+    console.log('{}');
+  } else if (line === 'reset') {
     n = 0;
     console.log('{}');
   } else if (line === 'stats') {
@@ -90,5 +100,6 @@ rl.on('line', (line) => {
 });
 rl.on('close', () => {
   reflector.close();
+  plain.close();
   void sock.close().then(() => process.exit(0));
 });

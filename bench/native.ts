@@ -4,7 +4,10 @@
  * 1. Reflector throughput: a C load generator (bench/udpbench.c, compiled here) keeps a window of
  *    TWAMP-Light requests in flight on loopback against (a) the C reference reflector
  *    (recvmmsg/sendmmsg echo), (b) the real Reflector over the native transport, (c) the same
- *    Reflector over node:dgram. Replies per second, best of the rounds.
+ *    Reflector over node:dgram. Replies per second, best of the rounds. The Reflectors run as a
+ *    responder without telemetry does (no per-packet observer; T3-T2 is recorded in phase 2 only).
+ *    Then CPU time per reply at a fixed offered rate (from /proc/PID/stat), which other load on a
+ *    shared machine moves far less than the saturation rate.
  * 2. Reflector processing time T3-T2 at 1,000 requests/s (open loop), native and dgram.
  * 3. Round trip: the real Sender (1,000 packets/s) against the Reflector, native and dgram, beside
  *    a C ping-pong at the same rate (udpbench pingpong against the C reflector, and Debian's
@@ -14,7 +17,7 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +81,14 @@ function runJson(cmd: string, args: string[]): Record<string, number> {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+}
+
+/** User + system CPU time of a process so far, microseconds (Linux /proc; clock-tick resolution). */
+function cpuUsOf(pid: number, ticksPerS: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name: state is [0], utime [11], stime [12].
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / ticksPerS;
 }
 
 const median = (xs: number[]): number => {
@@ -180,6 +191,27 @@ export async function run(): Promise<string> {
     }
     rows.push('');
 
+    // 1b. CPU per reply at a fixed rate every reflector sustains, rounds interleaved, median kept.
+    const CPU_RATE = 25_000;
+    const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    const cpu: Record<string, number[]> = { c: [], native: [], 'native-echo': [], dgram: [] };
+    for (let round = 0; round < 3; round++) {
+      for (const k of kinds) {
+        const pid = refl[k].proc.pid!;
+        const c0 = cpuUsOf(pid, ticks);
+        const r = runJson(bin, ['load', String(ports[k]), '3', 'rate', String(CPU_RATE)]);
+        cpu[k]!.push((cpuUsOf(pid, ticks) - c0) / Math.max(1, r.received!));
+      }
+    }
+    const cC = median(cpu.c!);
+    rows.push(`| CPU per reply at ${CPU_RATE.toLocaleString('en')} req/s (open loop, median of 3 x 3 s; reflector process only) | CPU us per reply | C reference / this (throughput-equivalent) |`);
+    rows.push('|---|---:|---:|');
+    for (const k of kinds) {
+      const name = k === 'c' ? 'C reference reflector' : k === 'native-echo' ? 'Bare echo over the native transport' : `Reflector over ${k} transport`;
+      rows.push(`| ${name} | ${median(cpu[k]!).toFixed(2)} | ${(cC / median(cpu[k]!)).toFixed(2)} |`);
+    }
+    rows.push('');
+
     // 2. T3-T2 at 1,000 requests/s, open loop for 3 s.
     rows.push('| Reflector processing time at 1,000 req/s (3 s, open loop) | T3-T2 median, us | p99, us | of which T2 to handler entry, median us | handler entry to T3, median us | replies/sent |');
     rows.push('|---|---:|---:|---:|---:|---:|');
@@ -193,11 +225,13 @@ export async function run(): Promise<string> {
       rows.push(`| C reference reflector (T2 = kernel timestamp, T3 before sendmmsg) | ${us(st.medianNs)} | ${us(st.p99Ns)} | ${us(st.wakeMedianNs)} (to recvmmsg return) | ${us(st.medianNs! - st.wakeMedianNs!)} | ${load.received}/${load.sent} |`);
     }
     for (const k of ['native', 'dgram'] as const) {
+      await refl[k].ask('record on');
       await refl[k].ask('reset');
       const load = runJson(bin, ['load', String(ports[k]), '3', 'rate', '1000']);
       const st = await refl[k].ask('stats');
       const t2 = k === 'native' ? 'T2 = kernel timestamp' : 'T2 = clock read in the message callback';
       rows.push(`| Reflector over ${k} (${t2}) | ${us(st.medianNs)} | ${us(st.p99Ns)} | ${us(st.dispatchMedianNs)} | ${us(st.workMedianNs)} | ${load.received}/${load.sent} |`);
+      await refl[k].ask('record off');
     }
     rows.push('');
 

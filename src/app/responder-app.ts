@@ -13,6 +13,8 @@ export interface ResponderHandle {
   reflector: Reflector;
   /** Bound addresses, e.g. `127.0.0.1:20001` or `[::]:20001`. */
   listening: { address: string; port: number }[];
+  /** Datagrams the kernel dropped on our sockets (receive buffer full), or null when the socket layer cannot count them. */
+  kernelDrops(): number | null;
   close(): Promise<void>;
 }
 
@@ -27,7 +29,8 @@ export async function startResponder(
   try {
     for (const l of listen) {
       const { address, family } = await resolveHost(l.host);
-      const s = await deps.transport.open({ address, port: l.port, family, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+      // TTL 255, as twampd and routers' reflectors send: the sender reads 255 - TTL as the inbound hop count.
+      const s = await deps.transport.open({ address, port: l.port, family, ttl: 255, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
       s.onMessage((d) => reflector.handle(d, s));
       s.onError((e) => deps.onSocketError?.(e));
       sockets.push(s);
@@ -40,6 +43,12 @@ export async function startResponder(
   return {
     reflector,
     listening: sockets.map((s) => s.localAddress()),
+    kernelDrops() {
+      if (!sockets.some((s) => s.stats)) return null;
+      let n = 0;
+      for (const s of sockets) n += s.stats?.kernelDrops ?? 0;
+      return n;
+    },
     async close() {
       reflector.close();
       await Promise.all(sockets.map((s) => s.close()));

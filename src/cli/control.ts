@@ -193,7 +193,8 @@ export async function runServer(
     await server.close();
     throw new Error(`cannot listen: ${(err as Error).message}`);
   }
-  const modeNames = MODE_NAMES.filter((_, i) => options.modes & [1, 2, 4, 8][i]!).join(', ');
+  // RFC 7750 is offered only when the socket layer reads the received TOS (see ControlServer).
+  const modeNames = MODE_NAMES.filter((_, i) => options.modes & [1, 2, 4, 8][i]!).join(', ') + (transport.capabilities.receiveTos ? ', dscp-ecn (RFC 7750)' : '');
   (announce ?? ((l: string) => log.warn(l)))(
     `TWAMP server on ${listen.map((l, i) => formatHostPort(l.host, ports[i]!)).join(', ')} (modes: ${modeNames}; test ports: ${
       options.testPorts ? `${options.testPorts.low}-${options.testPorts.high}` : 'requested or ephemeral'

@@ -53,6 +53,11 @@ export function senderOptions<T>(y: Argv<T>) {
     .option('dscp', { type: 'string', describe: 'DSCP of test packets: name (ef, af41, cs6) or 0-63. Needs the native socket layer' })
     .option('tos', { type: 'string', describe: 'TOS byte of test packets, 0-255 (DSCP << 2 | ECN). Needs the native socket layer' })
     .option('df', { type: 'boolean', default: false, describe: "Set Don't Fragment. Needs the native socket layer" })
+    .option('dscp-ecn-monitoring', {
+      type: 'boolean',
+      default: false,
+      describe: 'Read the DSCP and ECN the reflector received from the octet after Sender TTL (RFC 7750): the responder needs the same flag; the controller negotiates mode 256',
+    })
     .option('stamp', { type: 'boolean', default: false, describe: 'Send STAMP (RFC 8762) packets instead of TWAMP-Light' })
     .option('ssid', { type: 'number', default: DEFAULTS.ssid, describe: 'STAMP Session-Sender Identifier (0-65535)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object per target and report' })
@@ -75,7 +80,12 @@ export function responderOptions<T>(y: Argv<T>) {
     .option('refwait', { type: 'number', default: DEFAULTS.refwaitS, describe: 'Seconds without packets after which a sender session is dropped (REFWAIT)' })
     .option('max-size', { type: 'number', default: DEFAULTS.maxRequestBytes, describe: 'Largest request answered, octets' })
     .option('stamp', { type: 'boolean', default: true, describe: 'Answer STAMP-shaped requests in STAMP format (--no-stamp: always TWAMP)' })
-    .option('reply-dscp', { type: 'string', describe: 'DSCP of replies: "copy" (the request\'s DSCP and ECN), a name (ef, af41) or 0-63. Needs the native socket layer' });
+    .option('reply-dscp', { type: 'string', describe: 'DSCP of replies: "copy" (the request\'s DSCP and ECN), a name (ef, af41) or 0-63. Needs the native socket layer' })
+    .option('dscp-ecn-monitoring', {
+      type: 'boolean',
+      default: false,
+      describe: 'Report the received DSCP and ECN in the octet after Sender TTL of TWAMP replies (RFC 7750; replies become at least 42 octets). Needs the native socket layer',
+    });
 }
 
 /** Adds every command to a yargs instance. */

@@ -3,7 +3,7 @@
  * target the twampy-style table with percentiles and packet counts, or one JSON object per
  * target and report (`--json`, one object per line).
  */
-import type { DirectionStats, SenderObserver, StatsEvent, TargetStats } from '../session/events.js';
+import type { DirectionStats, HopStats, PathStats, SenderObserver, StatsEvent, TargetStats } from '../session/events.js';
 
 /** Formats milliseconds with microsecond resolution. */
 function ms(v: number | null): string {
@@ -16,6 +16,19 @@ function pct(v: number | null): string {
 
 const RULE = '='.repeat(104);
 const THIN = '-'.repeat(104);
+
+function hops(h: HopStats | null): string {
+  return h === null ? '-' : h.min === h.max ? String(h.last) : `${h.last} (${h.min}-${h.max})`;
+}
+
+/** The path line of a table (hop counts, DSCP re-marking), or null when nothing of it was measured. */
+export function formatPath(p: PathStats): string | null {
+  if (p.hopsOutbound === null && p.hopsInbound === null && p.reflectorRxDscp === null && p.replyDscp === null) return null;
+  let line = `Path: hops outbound ${hops(p.hopsOutbound)}, inbound ${hops(p.hopsInbound)}; DSCP sent ${p.sentDscp}`;
+  if (p.reflectorRxDscp !== null) line += `, at reflector ${p.reflectorRxDscp} (re-marked on ${p.remarkedOutbound ?? 0} replies)`;
+  if (p.replyDscp !== null) line += `, reply ${p.replyDscp}${p.remarkedInbound === null ? '' : ` (differs from the reflector's on ${p.remarkedInbound})`}`;
+  return line;
+}
 
 /** Renders the statistics table of one target. */
 export function formatStatsTable(s: TargetStats, final: boolean): string {
@@ -38,6 +51,8 @@ export function formatStatsTable(s: TargetStats, final: boolean): string {
     out.push(line([`  ${name}:`, ms(d.minMs), ms(d.maxMs), ms(d.avgMs), ms(d.jitterMs), pct(d.lossPct), ms(d.p50Ms), ms(d.p90Ms), ms(d.p99Ms)]));
   }
   out.push(THIN);
+  const path = formatPath(s.path);
+  if (path !== null) out.push(path);
   if (s.received > 0 && !s.clockSynced) {
     out.push('warning: outbound/inbound figures rest on clocks not both synchronised (Error Estimate S bit); only roundtrip is exact');
   }
@@ -82,6 +97,7 @@ export function statsToJson(e: StatsEvent): Record<string, unknown> {
     late: s.late,
     clockSynced: s.clockSynced,
     reflectorStateful: s.reflectorStateful,
+    path: s.path,
     units: 'ms',
     results: [dir('outbound', s.outbound), dir('inbound', s.inbound), dir('roundtrip', s.roundtrip)],
   };
@@ -107,7 +123,11 @@ export function createPrinter(o: PrinterOptions): SenderObserver {
       const ttl =
         (e.senderTtl === null ? '' : ` ttl=${e.senderTtl}`) +
         (e.replyTtl === null || e.replyTtl === undefined ? '' : ` rttl=${e.replyTtl}`) +
-        (e.replyTos === null || e.replyTos === undefined ? '' : ` rdscp=${e.replyTos >> 2}`);
+        (e.replyTos === null || e.replyTos === undefined ? '' : ` rdscp=${e.replyTos >> 2}`) +
+        // RFC 7750: the DSCP and ECN our packet reached the reflector with.
+        (e.reflectorRxTos === null || e.reflectorRxTos === undefined ? '' : ` dscp_at_reflector=${e.reflectorRxTos >> 2} ecn_at_reflector=${e.reflectorRxTos & 3}`) +
+        (e.hopsOutbound === null || e.hopsOutbound === undefined ? '' : ` hops_out=${e.hopsOutbound}`) +
+        (e.hopsInbound === null || e.hopsInbound === undefined ? '' : ` hops_in=${e.hopsInbound}`);
       o.write(
         `Reply from ${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port} [rseq=${e.reflectorSeq} sseq=${e.seq} ` +
           `rtt=${(Number(e.rttNs) / 1e6).toFixed(3)}ms outbound=${(Number(e.outboundNs) / 1e6).toFixed(3)}ms ` +

@@ -24,6 +24,10 @@ export async function runResponderCommand(args: Args): Promise<void> {
     // Refused up front: replies silently sent with the wrong DSCP would be worse than none.
     throw new UnsupportedFeatureError('tos', `--reply-dscp needs a socket layer that can ${reflector.replyTos === 'copy' ? 'read and ' : ''}set TOS; ${caps.name} cannot (${nativeError ?? 'native layer not in use'})`);
   }
+  if (reflector.dscpEcnMonitoring && !caps.receiveTos) {
+    // Refused up front: a DSCP/ECN octet of 0 would claim every request arrived unmarked.
+    throw new UnsupportedFeatureError('tos', `--dscp-ecn-monitoring needs a socket layer that can read the received TOS; ${caps.name} cannot (${nativeError ?? 'native layer not in use'})`);
+  }
   const telemetry = await startTelemetryFromArgs(args, log);
   const logObserver: ResponderObserver = {
     onDropped(e) {
@@ -56,6 +60,7 @@ export async function runResponderCommand(args: Args): Promise<void> {
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot listen on ${listen.map((l) => l.name).join(', ')}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '));
   }
+  if (telemetry && handle.kernelDrops() !== null) telemetry.responder().countKernelDrops(() => handle.kernelDrops() ?? 0);
   telemetry?.setReady(true);
   for (const l of handle.listening) {
     process.stdout.write(`twampy responder listening on ${formatHostPort(l.address, l.port)} (${transport.capabilities.name} sockets${reflector.stateless ? ', stateless' : ''})\n`);
@@ -70,7 +75,8 @@ export async function runResponderCommand(args: Args): Promise<void> {
   const d = c.dropped;
   process.stdout.write(
     `twampy responder stopped: received ${c.received}, reflected ${c.reflected}, dropped ${c.received - c.reflected} ` +
-      `(malformed ${d.malformed}, not allowed ${d.not_allowed}, rate limited ${d.rate_limited})\n`,
+      `(malformed ${d.malformed}, not allowed ${d.not_allowed}, rate limited ${d.rate_limited})` +
+      (handle.kernelDrops() === null ? '' : `, dropped by the kernel ${handle.kernelDrops()}`) + '\n',
   );
   // Bounded: a socket or exporter that does not close must not keep a stopping process alive.
   const closing = Promise.all([handle.close(), telemetry?.shutdown()]);

@@ -97,6 +97,10 @@ export function senderAppOptionsFromArgs(args: Args, targetsOverride?: ParsedTar
     }
   }
   const { errorEstimate } = clockFromArgs(args);
+  const dscpEcnMonitoring = args['dscp-ecn-monitoring'] === true;
+  if (dscpEcnMonitoring && args.stamp === true) {
+    throw new UsageError('--dscp-ecn-monitoring is RFC 7750, for TWAMP packets; STAMP reports DSCP and ECN in a TLV (RFC 8972), which twampy does not send');
+  }
   return {
     targets,
     discover,
@@ -119,6 +123,7 @@ export function senderAppOptionsFromArgs(args: Args, targetsOverride?: ParsedTar
       ttl,
       tos: tosFromArgs(args),
       dontFragment: args.df === true ? true : undefined,
+      dscpEcnMonitoring,
       splay: targets.length + discover.length > 1 || !!targetsFile,
     },
   };
@@ -150,6 +155,7 @@ export function responderOptionsFromArgs(args: Args): { listen: ParsedTarget[]; 
       errorEstimate,
       stamp: args.stamp !== false,
       replyTos: replyTosFromArgs(args),
+      dscpEcnMonitoring: args['dscp-ecn-monitoring'] === true,
     },
   };
 }

@@ -29,7 +29,8 @@ export type ControlErrorCode =
   | 'ERR_PROTOCOL' // a message that makes no sense here
   | 'ERR_OVERRUN' // the peer sent far more than any valid exchange needs
   | 'ERR_REFUSED' // the peer said no (Modes = 0, Accept != 0)
-  | 'ERR_AUTH'; // key or mode problems
+  | 'ERR_AUTH' // key or mode problems
+  | 'ERR_UNSUPPORTED'; // the server does not offer an extension we need (RFC 7750)
 
 /** A control-connection failure with a stable code. */
 export class ControlError extends Error {

@@ -3,6 +3,9 @@
  * timeout. It negotiates a mode (open, authenticated, encrypted, mixed), requests sessions,
  * honours the port each Accept-Session returns (retrying once with a server's alternate port),
  * starts them and stops them with the real session count. It sends no test packets itself.
+ * With `dscpEcn` it also asks for RFC 7750 DSCP and ECN Monitoring (mode bit 256), and gives up
+ * with ERR_UNSUPPORTED when the server does not offer it (measuring without it would leave the
+ * sender reading padding as a DSCP).
  */
 import { connect as netConnect } from 'node:net';
 import type { Scheduler } from '../session/clock.js';
@@ -60,6 +63,8 @@ export interface ControlClientOptions {
   scheduler: Scheduler;
   /** Local address to connect from. */
   localAddress?: string;
+  /** Ask for RFC 7750 DSCP and ECN Monitoring. */
+  dscpEcn?: boolean;
 }
 
 /** A session request as the client sees it. */
@@ -138,8 +143,13 @@ export class ControlClient {
       ch.writeRaw(encodeSetupResponse({ mode: 0, keyId: Buffer.alloc(0), token: Buffer.alloc(0), clientIv: Buffer.alloc(0) }));
       throw new ControlError('ERR_AUTH', `server does not offer ${o.mode} mode (offers 0x${g.modes.toString(16)})`);
     }
+    if (o.dscpEcn && (g.modes & Mode.DSCP_ECN) === 0) {
+      ch.writeRaw(encodeSetupResponse({ mode: 0, keyId: Buffer.alloc(0), token: Buffer.alloc(0), clientIv: Buffer.alloc(0) }));
+      throw new ControlError('ERR_UNSUPPORTED', `server does not offer DSCP and ECN Monitoring (RFC 7750, mode 256; offers 0x${g.modes.toString(16)})`);
+    }
+    const modeWord = want | (o.dscpEcn ? Mode.DSCP_ECN : 0);
     if (want === Mode.UNAUTHENTICATED) {
-      ch.writeRaw(encodeSetupResponse({ mode: want, keyId: Buffer.alloc(0), token: Buffer.alloc(0), clientIv: Buffer.alloc(0) }));
+      ch.writeRaw(encodeSetupResponse({ mode: modeWord, keyId: Buffer.alloc(0), token: Buffer.alloc(0), clientIv: Buffer.alloc(0) }));
     } else {
       if (!o.keyId || !o.secret) throw new ControlError('ERR_AUTH', `${o.mode} mode needs a KeyID and a secret`);
       if (g.count < 1 || g.count > o.maxCount) throw new ControlError('ERR_AUTH', `server PBKDF2 count ${g.count} outside 1..${o.maxCount}`);
@@ -147,7 +157,7 @@ export class ControlClient {
       this.hmacKey = randomBytes(32);
       const clientIv = randomBytes(16);
       const token = encryptToken({ challenge: g.challenge, aesKey: this.aesKey, hmacKey: this.hmacKey }, deriveTokenKey(o.secret, g.salt, g.count));
-      ch.writeRaw(encodeSetupResponse({ mode: want, keyId: keyIdBytes(o.keyId), token, clientIv }));
+      ch.writeRaw(encodeSetupResponse({ mode: modeWord, keyId: keyIdBytes(o.keyId), token, clientIv }));
       // The server's IV arrives in Server-Start; our stream starts with our first command.
       const head = await ch.readRaw(32, o.timeoutMs);
       const accept = head[15]!;

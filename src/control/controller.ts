@@ -67,6 +67,7 @@ export async function startControlled(
     maxCount: o.maxCount,
     scheduler,
     ...(o.sender.localAddress ? { localAddress: o.sender.localAddress } : {}),
+    ...(o.sender.dscpEcnMonitoring ? { dscpEcn: true } : {}),
   });
   const opened: DatagramSocket[] = [];
   try {
@@ -93,7 +94,7 @@ export async function startControlled(
       });
       ports.push(acc.port);
       const security = o.mode === 'authenticated' || o.mode === 'encrypted' ? o.mode : null;
-      wrapped.push(security && acc.testKeys ? new ProtectedSocket(sock, security, acc.testKeys) : sock);
+      wrapped.push(security && acc.testKeys ? new ProtectedSocket(sock, security, acc.testKeys, o.sender.dscpEcnMonitoring === true) : sock);
     }
     await client.startSessions();
     // The sockets are already bound: the Sender must not bind its own.

@@ -12,6 +12,8 @@
  *   size; the reply never exceeds what the control client itself asked for).
  * - REFWAIT: no packet for `refwaitMs` while started ends the session ('timed_out').
  * - After Stop-Sessions it keeps reflecting for the negotiated Timeout, then closes.
+ * - RFC 7750 (mode 256 negotiated): the octet after Sender TTL reports the DS field the request
+ *   arrived with (the server offers the mode only on a socket layer that reads it).
  */
 import type { Cancel, Clock, Scheduler } from '../session/clock.js';
 import type { DatagramSocket, ReceivedDatagram } from '../transport/types.js';
@@ -31,6 +33,7 @@ import {
   type TestSecurity,
 } from '../protocol/test-auth.js';
 import { writeNtp } from '../protocol/timestamp.js';
+import { AUTH_DSCP_ECN_OFFSET } from '../protocol/dscp-ecn.js';
 import { DecodeError } from '../protocol/errors.js';
 import { normaliseAddress } from '../transport/dgram.js';
 import type { SessionOutcome } from './events.js';
@@ -60,6 +63,8 @@ export interface ReflectorSessionParams {
   /** Largest request answered. */
   maxRequestBytes: number;
   errorEstimate: number;
+  /** RFC 7750 DSCP and ECN Monitoring was negotiated. */
+  dscpEcn?: boolean;
   clock: Clock;
   scheduler: Scheduler;
   /** A packet from the right sender was reflected (keeps SERVWAIT at bay). */
@@ -172,6 +177,7 @@ export class ReflectorSession {
         receiveTimestampNs: d.rxTimeNs,
         errorEstimate: this.p.errorEstimate,
         senderTtl: d.ttl ?? 0,
+        dscpEcn: this.p.dscpEcn ? (d.tos ?? 0) : undefined,
       });
       t3Ns = this.p.clock.nowNs();
       writeReplyT3(reply, t3Ns);
@@ -204,6 +210,7 @@ export class ReflectorSession {
       // Reuse the request's padding (RFC 6038), shortened by the 64 octets the reply header is longer.
       const pad = Math.min(len - AUTH_SENDER_HEADER_LENGTH, replyLen - AUTH_REFLECTOR_HEADER_LENGTH);
       if (pad > 0) d.data.copy(reply, AUTH_REFLECTOR_HEADER_LENGTH, AUTH_SENDER_HEADER_LENGTH, AUTH_SENDER_HEADER_LENGTH + pad);
+      if (this.p.dscpEcn) reply[AUTH_DSCP_ECN_OFFSET] = (d.tos ?? 0) & 0xff;
       t3Ns = this.p.clock.nowNs();
       writeNtp(reply, AUTH_REFLECTOR_TIMESTAMP_OFFSET, t3Ns);
       sealTestPacket(reply, 'reflector', prot.security, prot.keys);

@@ -6,7 +6,8 @@
  *   | Start-Sessions -> Start-Ack | Stop-Sessions }*
  *
  * Modes: unauthenticated, authenticated, encrypted and mixed (RFC 5618), keys from a KeyID ->
- * secret map. Limits: connections (total and per peer), sessions (total and per connection),
+ * secret map, plus RFC 7750 DSCP and ECN Monitoring (offered only when the socket layer reads the
+ * received TOS; a client may add it to any security mode). Limits: connections (total and per peer), sessions (total and per connection),
  * an allow-list, test ports from a range. SERVWAIT: a connection with no complete control
  * message and no test packet for `servwaitMs` is closed (a silent or dribbling client is dropped
  * on time). Bad input never throws out of here: it is reported to the observer and answered with
@@ -69,6 +70,8 @@ export interface ControlServerOptions {
   /** Longest Timeout honoured after Stop-Sessions, ms. */
   maxTimeoutMs: number;
   errorEstimate: number;
+  /** Offer RFC 7750 DSCP and ECN Monitoring when the socket layer can read TOS (default true). */
+  dscpEcn?: boolean;
 }
 
 interface ConnState {
@@ -248,7 +251,9 @@ export class ControlServer {
 
   private async serve(conn: ConnState): Promise<void> {
     const ch = conn.channel;
-    const offered = this.options.modes & SECURITY_MODES;
+    // RFC 7750 is offered only when we can honour it: the octet needs the received TOS.
+    const dscpEcn = this.options.dscpEcn !== false && this.transport.capabilities.receiveTos ? Mode.DSCP_ECN : 0;
+    const offered = (this.options.modes & SECURITY_MODES) | dscpEcn;
     const challenge = randomBytes(16);
     const salt = randomBytes(16);
     ch.writeRaw(encodeServerGreeting({ modes: offered, challenge, salt, count: this.options.count }));
@@ -267,13 +272,14 @@ export class ControlServer {
       this.reject(conn, 'client_gave_up', 'Set-Up-Response with mode 0');
       return this.drop(conn, 'client_gave_up');
     }
-    // Exactly one security mode, one we offer, and no other bits (we offer no extensions).
-    const single = mode === Mode.UNAUTHENTICATED || mode === Mode.AUTHENTICATED || mode === Mode.ENCRYPTED || mode === Mode.MIXED;
-    if (!single || (mode & offered) === 0) {
+    // Exactly one security mode, one we offer, and no other bits than the extensions we offer.
+    const security = mode & ~dscpEcn;
+    const single = security === Mode.UNAUTHENTICATED || security === Mode.AUTHENTICATED || security === Mode.ENCRYPTED || security === Mode.MIXED;
+    if (!single || (security & offered) === 0) {
       return refuseStart('unsupported_mode', Accept.NOT_SUPPORTED, `mode ${mode} not among offered ${offered}`);
     }
     conn.mode = mode;
-    if (mode !== Mode.UNAUTHENTICATED) {
+    if (security !== Mode.UNAUTHENTICATED) {
       const keyId = keyIdText(setup.keyId);
       const secret = this.options.keys.get(keyId);
       if (!secret) return refuseStart('unknown_key', Accept.FAILURE, `unknown KeyID "${keyId.slice(0, 80)}"`);
@@ -349,9 +355,10 @@ export class ControlServer {
     const port = socket.localAddress().port;
     const sid = this.makeSid(localAddress);
     let protection: TestProtection = { security: 'none' };
-    if (conn.mode === Mode.AUTHENTICATED || conn.mode === Mode.ENCRYPTED) {
+    const security = conn.mode & SECURITY_MODES;
+    if (security === Mode.AUTHENTICATED || security === Mode.ENCRYPTED) {
       protection = {
-        security: conn.mode === Mode.AUTHENTICATED ? 'authenticated' : 'encrypted',
+        security: security === Mode.AUTHENTICATED ? 'authenticated' : 'encrypted',
         keys: deriveTestKeys(sid, conn.aesKey!, conn.hmacKey!),
       };
     }
@@ -367,6 +374,7 @@ export class ControlServer {
       refwaitMs: this.options.refwaitMs,
       maxRequestBytes: 65_507,
       errorEstimate: this.options.errorEstimate,
+      dscpEcn: (conn.mode & Mode.DSCP_ECN) !== 0,
       clock: this.clock,
       scheduler: this.scheduler,
       onActivity: () => this.touch(conn),

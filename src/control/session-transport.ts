@@ -4,7 +4,8 @@
  * Request-TW-Session (its port is the Sender Port we told the server), wrapped so that in
  * authenticated and encrypted modes the sender's unauthenticated packets are rewritten into the
  * protected formats of RFC 5357 section 4.1.2 on the way out, and protected replies are
- * checked, decrypted and rewritten into the unauthenticated reply format on the way in.
+ * checked, decrypted and rewritten into the unauthenticated reply format on the way in (with
+ * RFC 7750 the DSCP/ECN octet moves from offset 81 to 41).
  */
 import type { DatagramHandler, DatagramSocket, SocketOptions, Transport } from '../transport/types.js';
 import { decodeSenderPacket, encodeReflectorPacket, SENDER_HEADER_LENGTH } from '../protocol/test-packet.js';
@@ -19,6 +20,7 @@ import {
   type TestSecurity,
 } from '../protocol/test-auth.js';
 import { DecodeError } from '../protocol/errors.js';
+import { AUTH_DSCP_ECN_OFFSET, DSCP_ECN_OFFSET } from '../protocol/dscp-ecn.js';
 
 /** Wraps a socket so that a light sender speaks the authenticated or encrypted test format. */
 export class ProtectedSocket implements DatagramSocket {
@@ -29,6 +31,8 @@ export class ProtectedSocket implements DatagramSocket {
     private readonly inner: DatagramSocket,
     private readonly security: TestSecurity,
     private readonly keys: TestPacketKeys,
+    /** RFC 7750 negotiated: carry the DSCP/ECN octet over into the unauthenticated layout. */
+    private readonly dscpEcn = false,
   ) {}
 
   get capabilities() {
@@ -59,7 +63,8 @@ export class ProtectedSocket implements DatagramSocket {
       }
       const r = decodeAuthReflectorPacket(plain);
       // The light sender reads the unauthenticated layout; padding length keeps the size honest.
-      const light = encodeReflectorPacket({ ...r, paddingLength: Math.max(0, d.data.length - AUTH_REFLECTOR_HEADER_LENGTH) });
+      const light = encodeReflectorPacket({ ...r, paddingLength: Math.max(this.dscpEcn ? 1 : 0, d.data.length - AUTH_REFLECTOR_HEADER_LENGTH) });
+      if (this.dscpEcn) light[DSCP_ECN_OFFSET] = plain[AUTH_DSCP_ECN_OFFSET]!;
       handler({ ...d, data: light });
     });
   }

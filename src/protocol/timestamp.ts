@@ -70,6 +70,7 @@ const SAFE_SPAN_NS = 2 ** 52;
  * compare the two). Other times take the exact BigInt path.
  */
 export function writeNtp(buf: Buffer, offset: number, ns: bigint): void {
+  if (!(offset >= 0 && offset + 8 <= buf.length)) throw new RangeError(`writeNtp: offset ${offset} outside a ${buf.length}-octet buffer`);
   let d = Number(ns - baseNs);
   if (d >= SAFE_SPAN_NS && d < 2 * SAFE_SPAN_NS) {
     // Times have moved on: re-base on the current second and go on in doubles.
@@ -91,8 +92,16 @@ export function writeNtp(buf: Buffer, offset: number, ns: bigint): void {
     fraction = 0;
     s += 1;
   }
-  buf.writeUInt32BE(s % 4_294_967_296, offset);
-  buf.writeUInt32BE(fraction, offset + 4);
+  // Byte stores, not writeUInt32BE: this runs twice per reflected packet, and the offset is ours.
+  s %= 4_294_967_296;
+  buf[offset] = s >>> 24;
+  buf[offset + 1] = (s >>> 16) & 255;
+  buf[offset + 2] = (s >>> 8) & 255;
+  buf[offset + 3] = s & 255;
+  buf[offset + 4] = fraction >>> 24;
+  buf[offset + 5] = (fraction >>> 16) & 255;
+  buf[offset + 6] = (fraction >>> 8) & 255;
+  buf[offset + 7] = fraction & 255;
 }
 
 /** Reads an NTP timestamp at `offset` as Unix-epoch nanoseconds. */

@@ -48,6 +48,12 @@ export interface ReplyEvent {
   replyTtl?: number | null;
   /** TOS / traffic class byte of the reply as it reached us (DSCP << 2 | ECN), when the socket layer reads it. */
   replyTos?: number | null;
+  /** Routers our packet crossed: the TTL we sent (255 unless --ttl) minus Sender TTL; null when unknown. */
+  hopsOutbound?: number | null;
+  /** Routers the reply crossed, assuming the reflector sends with TTL 255 (twampd, vendors, twampy): 255 minus `replyTtl`; null when unknown. */
+  hopsInbound?: number | null;
+  /** RFC 7750: DS octet (DSCP << 2 | ECN) of our packet as the reflector received it; null when not monitored or not carried. */
+  reflectorRxTos?: number | null;
   /** Both ends claim clock synchronisation (S bit of both error estimates). */
   clockSynced: boolean;
   /** The reply came after the loss timeout: counted as late, not as received. */
@@ -81,6 +87,36 @@ export interface DirectionStats {
   lossPct: number | null;
 }
 
+/** Hop counts of one direction over a period. */
+export interface HopStats {
+  /** Of the last reply in the period. */
+  last: number;
+  min: number;
+  max: number;
+}
+
+/** Path figures of a period from the TTL and DS fields; null where not measured. */
+export interface PathStats {
+  /** Our TTL minus the reflector's Sender TTL. */
+  hopsOutbound: HopStats | null;
+  /** 255 minus the reply's TTL (native layer; assumes the reflector sends with 255). */
+  hopsInbound: HopStats | null;
+  /** DSCP of our test packets. */
+  sentDscp: number;
+  /** RFC 7750: DSCP the reflector received (last reply of the period); null when not monitored. */
+  reflectorRxDscp: number | null;
+  /** DSCP of the last reply as it reached us; null when the socket layer cannot read it. */
+  replyDscp: number | null;
+  /** RFC 7750: replies whose request reached the reflector with a DSCP other than we sent; null when not monitored. */
+  remarkedOutbound: number | null;
+  /**
+   * Replies that reached us with a DSCP other than the one the reflector received: a re-marking
+   * on the way back only when the reflector copies the request's DSCP (twampy --reply-dscp copy);
+   * null unless both are known.
+   */
+  remarkedInbound: number | null;
+}
+
 /** Statistics of one target over a round (count mode) or a rolling period (continuous mode). */
 export interface TargetStats {
   /** Target as configured. */
@@ -107,6 +143,8 @@ export interface TargetStats {
   reflectorStateful: boolean | null;
   /** Both clocks claim synchronisation for every sample in the period. */
   clockSynced: boolean;
+  /** Hop counts and DSCP re-marking over the period. */
+  path: PathStats;
   /** Period bounds, ns since the Unix epoch. */
   startNs: bigint;
   endNs: bigint;

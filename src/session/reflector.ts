@@ -10,6 +10,9 @@
  * - Sender TTL: the received TTL when the socket layer delivers it, else 0. 0 cannot be the TTL of
  *   a delivered packet, so it reads as "unknown" rather than as a false hop count (255 would
  *   claim the packet crossed no router).
+ * - RFC 7750 DSCP and ECN Monitoring (`dscpEcnMonitoring`): TWAMP replies carry the request's
+ *   DS octet as received in the octet after Sender TTL. The application refuses the option on a
+ *   socket layer that cannot read the received TOS, so `tos` is always present when it is on.
  * - Never throws on input: every datagram it does not answer is reported with a reason.
  */
 import type { Clock, Scheduler, Cancel } from './clock.js';
@@ -17,7 +20,7 @@ import type { DropReason, ResponderObserver } from './events.js';
 import type { DatagramSocket, ReceivedDatagram } from '../transport/types.js';
 import type { CidrSet } from '../config/cidr.js';
 import { RateLimiter } from './rate-limit.js';
-import { buildReply, requestSeq, writeReplyT3, type ReplyFormat } from '../protocol/reflect.js';
+import { buildReply, buildReplyInto, requestSeq, writeReplyT3, type ReplyFields, type ReplyFormat } from '../protocol/reflect.js';
 import { SENDER_HEADER_LENGTH } from '../protocol/test-packet.js';
 import { looksLikeStamp } from '../protocol/stamp.js';
 
@@ -44,6 +47,8 @@ export interface ReflectorOptions {
    * to leave the socket's. Needs a socket layer that can set (and, for 'copy', read) TOS.
    */
   replyTos?: 'copy' | number | null;
+  /** RFC 7750: report the received DSCP and ECN in TWAMP replies. Needs a layer that reads TOS. */
+  dscpEcnMonitoring?: boolean;
 }
 
 interface SenderState {
@@ -67,6 +72,12 @@ export class Reflector {
   private readonly refwaitNs: bigint;
   private sweepCancel: Cancel | null = null;
   private readonly onReflected: ResponderObserver['onReflected'];
+  /**
+   * One reply buffer reused for sockets that copy on send (no allocation per packet), and a view
+   * of its first `view.length` octets, kept while reply sizes repeat (they do within a stream).
+   */
+  private scratch = Buffer.allocUnsafe(2048);
+  private view = this.scratch.subarray(0, 0);
   readonly counters: ReflectorCounters = {
     received: 0,
     reflected: 0,
@@ -108,12 +119,14 @@ export class Reflector {
     }
     const format: ReplyFormat = this.options.stamp && looksLikeStamp(d.data, len) ? 'stamp' : 'twamp';
     const seq = this.options.stateless ? requestSeq(d.data) : this.nextSeq(d);
-    const reply = buildReply(d.data, len, format, {
+    const fields: ReplyFields = {
       seq,
       receiveTimestampNs: d.rxTimeNs,
       errorEstimate: this.options.errorEstimate,
       senderTtl: d.ttl ?? 0,
-    });
+      dscpEcn: this.options.dscpEcnMonitoring && format === 'twamp' ? (d.tos ?? 0) : undefined,
+    };
+    const reply = socket.copiesOnSend ? this.buildInScratch(d.data, len, format, fields) : buildReply(d.data, len, format, fields);
     const t3 = this.clock.nowNs();
     writeReplyT3(reply, t3);
     const rt = this.options.replyTos;
@@ -129,6 +142,18 @@ export class Reflector {
       processingNs: t3 - d.rxTimeNs,
       format,
     });
+  }
+
+  /** Builds the reply in the reused buffer; returns a view of exactly its length. */
+  private buildInScratch(req: Buffer, len: number, format: ReplyFormat, f: ReplyFields): Buffer {
+    // A reply is at most max(44, request) octets; grow (rarely) to fit.
+    if (this.scratch.length < len + 44) {
+      this.scratch = Buffer.allocUnsafe(Math.max(len + 44, this.scratch.length * 2));
+      this.view = this.scratch.subarray(0, 0);
+    }
+    const n = buildReplyInto(this.scratch, req, len, format, f);
+    if (this.view.length !== n) this.view = this.scratch.subarray(0, n);
+    return this.view;
   }
 
   /** Stops the idle-session sweep. */

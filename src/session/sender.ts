@@ -17,11 +17,19 @@
  * outbound. Until a reply shows the reflector's counter differing from ours, the reflector may be
  * stateless (copying our number), and loss is reported for the round trip only. Losses after the
  * last received reply of a finite run cannot be attributed and stay round-trip only.
+ *
+ * Path: hops outbound = the TTL we sent (255 unless configured) minus Sender TTL; hops inbound =
+ * 255 minus the reply's received TTL (when the socket layer reads it), assuming the reflector
+ * sends with 255 as twampd, vendors and twampy do. With RFC 7750 monitoring on, the octet after
+ * Sender TTL is the DS field our packet reached the reflector with: a DSCP other than ours is an
+ * outbound re-marking; a reply DSCP other than that one is an inbound re-marking when the
+ * reflector copies the DSCP.
  */
 import type { Cancel, Clock, Scheduler } from './clock.js';
 import type { SenderObserver, TargetStats } from './events.js';
 import type { DatagramSocket, Family, ReceivedDatagram, Transport } from '../transport/types.js';
-import { DirectionAccumulator, attributeGap } from './stats.js';
+import { DirectionAccumulator, PathAccumulator, REFLECTOR_INITIAL_TTL, attributeGap, hopCount } from './stats.js';
+import { readDscpEcnOctet } from '../protocol/dscp-ecn.js';
 import { decodeReflectorPacket, encodeSenderPacket, REFLECTOR_HEADER_LENGTH, SENDER_HEADER_LENGTH, SENDER_SEQ_OFFSET, SENDER_TIMESTAMP_OFFSET, writeTimestampFor } from '../protocol/test-packet.js';
 import { encodeStampSenderPacket, STAMP_BASE_LENGTH } from '../protocol/stamp.js';
 import { decodeErrorEstimate } from '../protocol/error-estimate.js';
@@ -54,6 +62,8 @@ export interface SenderOptions {
   tos?: number;
   /** Don't Fragment. */
   dontFragment?: boolean;
+  /** RFC 7750: read the DS octet the reflector received from the octet after Sender TTL. */
+  dscpEcnMonitoring?: boolean;
   /** Spread the first packet of each target over one interval, so many targets do not burst. */
   splay: boolean;
 }
@@ -125,6 +135,8 @@ class TargetRunner {
   private readonly rtt = new DirectionAccumulator();
   private readonly outbound = new DirectionAccumulator();
   private readonly inbound = new DirectionAccumulator();
+  private readonly path: PathAccumulator;
+  private readonly sentTtl: number;
   totalReceived = 0;
   totalSent = 0;
   finished = false;
@@ -140,6 +152,8 @@ class TargetRunner {
     private readonly observer: SenderObserver,
   ) {
     this.ourSynced = decodeErrorEstimate(opts.errorEstimate).synced;
+    this.path = new PathAccumulator((opts.tos ?? 0) >> 2);
+    this.sentTtl = opts.ttl ?? 255;
   }
 
   async open(transport: Transport): Promise<void> {
@@ -315,6 +329,11 @@ class TargetRunner {
     const outboundNs = t2Ns - t1Ns;
     const inboundNs = t4Ns - t3Ns;
     const synced = this.ourSynced && decodeErrorEstimate(p.errorEstimate).synced;
+    const hopsOutbound = hopCount(this.sentTtl, p.senderTtl);
+    const replyTtl = d.ttl ?? null;
+    const hopsInbound = hopCount(REFLECTOR_INITIAL_TTL, replyTtl);
+    const reflectorRxTos = this.opts.dscpEcnMonitoring ? readDscpEcnOctet(d.data) : null;
+    const replyTos = d.tos ?? null;
     let reordered = false;
     if (!late && !duplicate) {
       if (p.seq !== seq) this.stateful = true;
@@ -328,6 +347,7 @@ class TargetRunner {
       this.rtt.add(Number(rttNs) / 1e6);
       this.outbound.add(Number(outboundNs) / 1e6);
       this.inbound.add(Number(inboundNs) / 1e6);
+      this.path.add(hopsOutbound, hopsInbound, reflectorRxTos, replyTos);
       this.resolveFate(seq, { received: true, reflectorSeq: p.seq });
     }
     this.observer.onReply?.({
@@ -345,8 +365,11 @@ class TargetRunner {
       inboundNs,
       bytes: d.data.length,
       senderTtl: p.senderTtl === 0 ? null : p.senderTtl,
-      replyTtl: d.ttl ?? null,
-      replyTos: d.tos ?? null,
+      replyTtl,
+      replyTos,
+      hopsOutbound,
+      hopsInbound,
+      reflectorRxTos,
       clockSynced: synced,
       late,
       duplicate,
@@ -387,6 +410,7 @@ class TargetRunner {
       roundtrip: this.rtt.summary(this.lost, sent),
       reflectorStateful: this.stateful,
       clockSynced: this.received > 0 && this.allSynced,
+      path: this.path.summary(),
       startNs: this.periodStartNs,
       endNs,
     };
@@ -402,6 +426,7 @@ class TargetRunner {
     this.rtt.reset();
     this.outbound.reset();
     this.inbound.reset();
+    this.path.reset();
   }
 
   private maybeFinish(): void {

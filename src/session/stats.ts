@@ -2,7 +2,7 @@
  * Pure statistics over TWAMP samples: exact percentiles, the RFC 3550 section 6.4.1 jitter
  * estimator, loss attribution by direction, and the summary of a round or rolling period.
  */
-import type { DirectionStats } from './events.js';
+import type { DirectionStats, HopStats, PathStats } from './events.js';
 
 /** Exact nearest-rank percentile of sorted values: always one of the samples, never interpolated. */
 export function percentileSorted(sorted: readonly number[], p: number): number | null {
@@ -78,4 +78,87 @@ export class DirectionAccumulator {
 export function attributeGap(senderGap: number, reflectorGap: number): { outbound: number; inbound: number } | null {
   if (senderGap < 0 || reflectorGap < 0 || reflectorGap > senderGap) return null;
   return { outbound: senderGap - reflectorGap, inbound: reflectorGap };
+}
+
+/** Assumed initial TTL of a reflector's replies: perfSONAR's twampd, vendors and twampy send with 255. */
+export const REFLECTOR_INITIAL_TTL = 255;
+
+/** Routers crossed: the TTL sent minus the TTL received; null when either is unknown or the result is impossible. */
+export function hopCount(sentTtl: number, receivedTtl: number | null | undefined): number | null {
+  if (receivedTtl === null || receivedTtl === undefined || receivedTtl <= 0 || receivedTtl > sentTtl) return null;
+  return sentTtl - receivedTtl;
+}
+
+/**
+ * Collects a period's path figures: hop counts each way and DSCP re-marking each way. All of it
+ * is per reply received on time; `reset` starts a new period.
+ */
+export class PathAccumulator {
+  private out = new HopAccumulator();
+  private in = new HopAccumulator();
+  private reflectorRxDscp: number | null = null;
+  private replyDscp: number | null = null;
+  private remarkedOut = 0;
+  private remarkedIn = 0;
+  private comparedOut = 0;
+  private comparedIn = 0;
+
+  constructor(private readonly sentDscp: number) {}
+
+  /**
+   * Adds one reply: hop counts (null = unknown), the DS octet the reflector reports it received
+   * (RFC 7750; null = not monitored) and the DS octet the reply arrived with (null = unreadable).
+   */
+  add(hopsOut: number | null, hopsIn: number | null, reflectorRxTos: number | null, replyTos: number | null): void {
+    if (hopsOut !== null) this.out.add(hopsOut);
+    if (hopsIn !== null) this.in.add(hopsIn);
+    if (reflectorRxTos !== null) {
+      this.reflectorRxDscp = reflectorRxTos >> 2;
+      this.comparedOut++;
+      if (this.reflectorRxDscp !== this.sentDscp) this.remarkedOut++;
+    }
+    if (replyTos !== null) this.replyDscp = replyTos >> 2;
+    if (reflectorRxTos !== null && replyTos !== null) {
+      this.comparedIn++;
+      // Compared with what reached the reflector: a re-marking only when the reflector copies the DSCP.
+      if (replyTos >> 2 !== reflectorRxTos >> 2) this.remarkedIn++;
+    }
+  }
+
+  /** The period's figures. */
+  summary(): PathStats {
+    return {
+      hopsOutbound: this.out.summary(),
+      hopsInbound: this.in.summary(),
+      sentDscp: this.sentDscp,
+      reflectorRxDscp: this.reflectorRxDscp,
+      replyDscp: this.replyDscp,
+      remarkedOutbound: this.comparedOut > 0 ? this.remarkedOut : null,
+      remarkedInbound: this.comparedIn > 0 ? this.remarkedIn : null,
+    };
+  }
+
+  /** Starts a new period. */
+  reset(): void {
+    this.out = new HopAccumulator();
+    this.in = new HopAccumulator();
+    this.reflectorRxDscp = this.replyDscp = null;
+    this.remarkedOut = this.remarkedIn = this.comparedOut = this.comparedIn = 0;
+  }
+}
+
+class HopAccumulator {
+  private last = -1;
+  private min = Infinity;
+  private max = -Infinity;
+
+  add(h: number): void {
+    this.last = h;
+    if (h < this.min) this.min = h;
+    if (h > this.max) this.max = h;
+  }
+
+  summary(): HopStats | null {
+    return this.last < 0 ? null : { last: this.last, min: this.min, max: this.max };
+  }
 }

@@ -185,6 +185,22 @@ export const SENDER_METRICS = {
     help: '1 when every reply of the last period that had replies came with both clocks claiming synchronisation (S bit), else 0',
     role: 'sender',
   },
+  hops: {
+    name: 'twampy_hops',
+    kind: 'gauge',
+    unit: '{hop}',
+    labels: STD,
+    help: 'Routers crossed by the last reply of the last round or period: outbound from Sender TTL, inbound from the reply TTL (native layer; assumes the reflector sends with TTL 255)',
+    role: 'sender',
+  },
+  dscpRemarked: {
+    name: 'twampy_dscp_remarked',
+    kind: 'counter',
+    unit: '{packet}',
+    labels: STD,
+    help: 'Replies whose DSCP changed on the way: outbound, the request reached the reflector re-marked (RFC 7750 monitoring); inbound, the reply arrived with a DSCP other than the reflector received (a re-marking when the reflector copies it)',
+    role: 'sender',
+  },
   errors: {
     name: 'twampy_target_errors',
     kind: 'counter',
@@ -235,6 +251,14 @@ export const RESPONDER_METRICS = {
     unit: 's',
     labels: [LABEL.source],
     help: 'Responder processing time T3-T2 in seconds',
+    role: 'responder',
+  },
+  kernelDrops: {
+    name: 'twampy_responder_kernel_drops',
+    kind: 'counter',
+    unit: '{packet}',
+    labels: [LABEL.source],
+    help: 'Datagrams the kernel dropped before the responder read them (receive buffer full, SO_RXQ_OVFL), summed over its sockets; native socket layer only',
     role: 'responder',
   },
 } as const satisfies Record<string, MetricSpec>;

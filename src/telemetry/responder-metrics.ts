@@ -6,7 +6,8 @@
  * Cost per reflected packet: a bucket search and three additions (the processing-time histogram is
  * aggregated by the series store, see series-store.ts). Reflected and dropped counts are plain
  * integers added to the SDK counters just before each collection, so a flood of garbage costs an
- * increment per datagram, not an SDK call.
+ * increment per datagram, not an SDK call. Kernel drops (native layer) are read from the socket
+ * layer's own cumulative counter just before each collection; nothing is counted per packet.
  */
 import type { Attributes, Counter, Gauge, Meter } from '@opentelemetry/api';
 import type { DropReason, DroppedEvent, ReflectedEvent, ResponderObserver } from '../session/events.js';
@@ -28,8 +29,15 @@ export class ResponderMetrics implements ResponderObserver {
   private readonly dropAttrs = new Map<string, Attributes>();
   private pendingReflected = 0;
   private readonly pendingDropped = new Map<string, number>();
+  private readonly kernelDropSources: (() => number)[] = [];
+  private kernelDropsSeen = 0;
+  private kernelDrops: Counter | undefined;
 
-  constructor(meter: Meter, store: SeriesStore, source: string) {
+  constructor(
+    private readonly meter: Meter,
+    store: SeriesStore,
+    source: string,
+  ) {
     this.base = { [LABEL.source]: source };
     this.reflected = counter(meter, M.reflected);
     this.dropped = counter(meter, M.dropped);
@@ -43,7 +51,26 @@ export class ResponderMetrics implements ResponderObserver {
       this.pendingReflected = 0;
       for (const [reason, n] of this.pendingDropped) if (n > 0) this.dropped.add(n, this.dropAttributes(reason));
       this.pendingDropped.clear();
+      if (this.kernelDrops) {
+        let total = 0;
+        for (const read of this.kernelDropSources) total += read();
+        // Cumulative in the kernel; a closed socket's count leaving the sum must not go negative.
+        if (total > this.kernelDropsSeen) this.kernelDrops.add(total - this.kernelDropsSeen, this.base);
+        this.kernelDropsSeen = Math.max(this.kernelDropsSeen, total);
+      }
     });
+  }
+
+  /**
+   * Exports `twampy_responder_kernel_drops_total` from `read`, a cumulative count of datagrams the
+   * kernel dropped on the responder's sockets; only a socket layer that counts them registers one.
+   */
+  countKernelDrops(read: () => number): void {
+    if (!this.kernelDrops) {
+      this.kernelDrops = counter(this.meter, M.kernelDrops);
+      this.kernelDrops.add(0, this.base);
+    }
+    this.kernelDropSources.push(read);
   }
 
   private dropAttributes(reason: string): Attributes {

@@ -2,7 +2,7 @@
  * Turns a sender's plain result events into measurements.
  *
  * Gauges (the seed-compatible `twampy_latency_*`, `twampy_jitter`, `twampy_loss`,
- * `twampy_result`, plus `twampy_edge` and `twampy_clock_synchronized`) are set when a round or
+ * `twampy_result`, plus `twampy_edge`, `twampy_clock_synchronized` and `twampy_hops`) are set when a round or
  * period completes: every gauge of the target gets its new figure, NaN where the period has none,
  * and NaN removes the series. So a failed round (no replies: no min, avg, max or jitter) removes
  * the latency series instead of leaving the previous good values looking current; a target error
@@ -64,7 +64,9 @@ interface TargetState {
   removed: boolean;
   /** Whether the per-direction lost counters exist yet (they start at the first period). */
   lostByDirection: boolean;
-  /** Gauge series by slot: 5 figures per direction, then result ok, result error, clock synchronised, edge. */
+  /** Whether the per-direction re-marked counters exist yet (they start at the first measurable period). */
+  remarkedByDirection: boolean;
+  /** Gauge series by slot: 5 figures per direction, then result ok, result error, clock synchronised, edge, hops out and in. */
   gauges: GaugeSeries[];
 }
 
@@ -73,6 +75,8 @@ const SLOT_RESULT_OK = 15;
 const SLOT_RESULT_ERROR = 16;
 const SLOT_SYNCED = 17;
 const SLOT_EDGE = 18;
+const SLOT_HOPS_OUT = 19;
+const SLOT_HOPS_IN = 20;
 
 const NS_PER_S = 1e9;
 
@@ -92,6 +96,8 @@ export class SenderMetrics implements SenderObserver {
   private readonly gauges: { min: StoreGauge; avg: StoreGauge; max: StoreGauge; jitter: StoreGauge; loss: StoreGauge };
   private readonly result: StoreGauge;
   private readonly synced: StoreGauge;
+  private readonly hops: StoreGauge;
+  private readonly remarked: Counter;
   private readonly edge: StoreGauge | undefined;
   private readonly dropAttrs = new Map<string, Attributes>();
 
@@ -118,6 +124,8 @@ export class SenderMetrics implements SenderObserver {
     };
     this.result = storeGauge(store, M.result);
     this.synced = storeGauge(store, M.clockSynced);
+    this.hops = storeGauge(store, M.hops);
+    this.remarked = counter(meter, M.dscpRemarked);
     this.edge = opts.nodegraph ? storeGauge(store, M.edge) : undefined;
     store.onBeforeDrain(() => this.flush());
   }
@@ -152,6 +160,8 @@ export class SenderMetrics implements SenderObserver {
     gauges[SLOT_RESULT_ERROR] = this.result.series({ ...base, [LABEL.result]: 'error' });
     gauges[SLOT_SYNCED] = this.synced.series(base);
     if (this.edge) gauges[SLOT_EDGE] = this.edge.series({ [LABEL.id]: `${source}-${name}`, ...base });
+    gauges[SLOT_HOPS_OUT] = this.hops.series(dir.outbound);
+    gauges[SLOT_HOPS_IN] = this.hops.series(dir.inbound);
     t = {
       base,
       dir,
@@ -160,6 +170,7 @@ export class SenderMetrics implements SenderObserver {
       dirty: false,
       removed: false,
       lostByDirection: false,
+      remarkedByDirection: false,
       gauges,
     };
     this.targets.set(name, t);
@@ -260,6 +271,18 @@ export class SenderMetrics implements SenderObserver {
     if (s.lostOutbound !== null && (s.lostOutbound > 0 || !t.lostByDirection)) this.lost.add(s.lostOutbound, t.dir.outbound);
     if (s.lostInbound !== null && (s.lostInbound > 0 || !t.lostByDirection)) this.lost.add(s.lostInbound, t.dir.inbound);
     if (s.lostOutbound !== null && s.lostInbound !== null) t.lostByDirection = true;
+    // Path: hop gauges follow the period (NaN removes them); re-marking series appear once measurable.
+    this.hopFigures(t, s.path.hopsOutbound?.last ?? NaN, s.path.hopsInbound?.last ?? NaN);
+    const ro = s.path.remarkedOutbound;
+    const ri = s.path.remarkedInbound;
+    if (ro !== null && (ro > 0 || !t.remarkedByDirection)) this.remarked.add(ro, t.dir.outbound);
+    if (ri !== null && (ri > 0 || !t.remarkedByDirection)) this.remarked.add(ri, t.dir.inbound);
+    if (ro !== null && ri !== null) t.remarkedByDirection = true;
+  }
+
+  private hopFigures(t: TargetState, out: number, inb: number): void {
+    t.gauges[SLOT_HOPS_OUT]!.set(out);
+    t.gauges[SLOT_HOPS_IN]!.set(inb);
   }
 
   /**
@@ -272,6 +295,7 @@ export class SenderMetrics implements SenderObserver {
     const t = this.targets.get(e.target);
     if (!t) return;
     this.figures(t, () => NaN);
+    this.hopFigures(t, NaN, NaN);
     t.gauges[SLOT_RESULT_OK]!.set(0);
     t.gauges[SLOT_RESULT_ERROR]!.set(1);
   }

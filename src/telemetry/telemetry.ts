@@ -170,7 +170,7 @@ export class Telemetry {
   }
 
   /** The responder's observer (created on first use). */
-  responder(): ResponderObserver {
+  responder(): ResponderMetrics {
     this.responderMetrics ??= new ResponderMetrics(this.meter, this.store, this.source);
     return this.responderMetrics;
   }

@@ -183,6 +183,8 @@ export interface NativeSocketStats {
 /** A UDP socket on the native addon; see the file header for batching and timestamps. */
 export class NativeSocket implements DatagramSocket {
   readonly capabilities = NATIVE_CAPABILITIES;
+  /** send() copies into the send arena before returning. */
+  readonly copiesOnSend = true;
   /** Counters, updated as packets flow. */
   readonly stats: NativeSocketStats = { rxPackets: 0, rxBatches: 0, txPackets: 0, txBatches: 0, txErrors: 0, txWaits: 0, kernelDrops: 0 };
   private readonly handle: object;

@@ -88,6 +88,16 @@ export interface DatagramSocket {
   setTos(tos: number): void;
   /** Closes the socket. */
   close(): Promise<void>;
+  /**
+   * True when `send()` copies the datagram before it returns, so the caller may reuse its buffer
+   * at once (the native layer's send arena); a reflector then builds every reply in one buffer.
+   */
+  readonly copiesOnSend?: boolean;
+  /**
+   * Counters of layers that keep them (the native layer); `kernelDrops` is the kernel's
+   * cumulative count of datagrams dropped for a full receive buffer (SO_RXQ_OVFL).
+   */
+  readonly stats?: { readonly kernelDrops: number };
 }
 
 /** Opens sockets; the app picks one factory (native when available, dgram otherwise). */

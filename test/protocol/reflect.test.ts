@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildReply, replyLength, writeReplyT3 } from '../../src/protocol/reflect.js';
+import { buildReply, buildReplyInto, replyLength, writeReplyT3 } from '../../src/protocol/reflect.js';
 import { decodeReflectorPacket, encodeSenderPacket } from '../../src/protocol/test-packet.js';
 import { encodeStampSenderPacket } from '../../src/protocol/stamp.js';
 
@@ -61,4 +61,39 @@ test('a request length past the buffer is clamped: no stale memory in the reply'
   const req = request(27);
   const reply = buildReply(req, 500, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 0 });
   assert.equal(reply.length, 41);
+});
+
+test('RFC 7750: a TWAMP reply carries the received DS octet at 41 and is at least 42 octets', () => {
+  assert.equal(replyLength(41, 'twamp', true), 42);
+  assert.equal(replyLength(100, 'twamp', true), 100);
+  assert.equal(replyLength(44, 'stamp', true), 44);
+  const req = request(27, 9);
+  const reply = buildReply(req, req.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0xb9 });
+  assert.equal(reply.length, 42);
+  assert.equal(reply[40], 63);
+  assert.equal(reply[41], 0xb9);
+  const long = request(100, 9);
+  const r2 = buildReply(long, long.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0x02 });
+  assert.equal(r2.length, 114);
+  assert.equal(r2[41], 0x02);
+  assert.deepEqual(r2.subarray(42), long.subarray(15, 15 + 72), 'the rest of the padding is still the request\'s');
+  const without = buildReply(req, req.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63 });
+  assert.equal(without.length, 41, 'the mode off leaves the size alone');
+});
+
+test('RFC 7750: STAMP replies never carry the octet (their 41..43 stay MBZ)', () => {
+  const req = encodeStampSenderPacket({ seq: 1, timestampNs: T1, errorEstimate: 1, ssid: 7, extraLength: 0 });
+  const reply = buildReply(req, req.length, 'stamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 63, dscpEcn: 0xb8 });
+  assert.equal(reply.length, 44);
+  assert.equal(reply.subarray(41, 44).toString('hex'), '000000');
+});
+
+test('buildReplyInto writes every octet of the reply into a reused buffer and refuses one too small', () => {
+  const out = Buffer.alloc(200, 0xee);
+  const req = request(27, 3);
+  const n = buildReplyInto(out, req, req.length, 'twamp', { seq: 5, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 9 });
+  assert.equal(n, 41);
+  assert.deepEqual(out.subarray(0, n), buildReply(req, req.length, 'twamp', { seq: 5, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 9 }));
+  assert.equal(out[n], 0xee, 'nothing written past the reply');
+  assert.throws(() => buildReplyInto(Buffer.alloc(40), req, req.length, 'twamp', { seq: 0, receiveTimestampNs: T1, errorEstimate: 1, senderTtl: 0 }), /buffer too small for a 41-octet reply/);
 });

@@ -104,3 +104,15 @@ test('writeNtp near now (the fast path) and across re-basing matches the exact c
     assert.deepEqual({ seconds: buf.readUInt32BE(0), fraction: buf.readUInt32BE(4) }, nsToNtp(ns));
   }
 });
+
+test('writeNtp refuses an offset outside the buffer instead of writing part of a timestamp', () => {
+  const ns = 1_704_067_200_123_456_789n;
+  assert.throws(() => writeNtp(Buffer.alloc(7), 0, ns), /writeNtp: offset 0 outside a 7-octet buffer/);
+  assert.throws(() => writeNtp(Buffer.alloc(16), 9, ns), RangeError);
+  assert.throws(() => writeNtp(Buffer.alloc(16), -1, ns), RangeError);
+  const b = Buffer.alloc(16, 0xee);
+  writeNtp(b, 8, ns);
+  assert.equal(b.readUInt32BE(8), nsToNtp(ns).seconds);
+  assert.equal(b.readUInt32BE(12), nsToNtp(ns).fraction);
+  assert.ok(b.subarray(0, 8).every((x) => x === 0xee));
+});

@@ -132,3 +132,42 @@ test('reply TOS: copied from the request, fixed, or left to the socket', () => {
     assert.equal(sock.sent[0]!.tos, expected, `replyTos ${String(replyTos)}`);
   }
 });
+
+test('RFC 7750 monitoring: TWAMP replies report the received DS octet; STAMP replies and the mode off do not', () => {
+  const { clock, r, sock } = setup({ dscpEcnMonitoring: true });
+  const twamp = encodeSenderPacket({ seq: 1, timestampNs: clock.nowNs(), errorEstimate: 1, paddingLength: 27 });
+  r.handle({ data: twamp, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: clock.nowNs(), rxTimeSource: 'kernel', ttl: 60, tos: 0xb9 }, sock);
+  const stampShaped = encodeSenderPacket({ seq: 2, timestampNs: clock.nowNs(), errorEstimate: 1, paddingLength: 30 });
+  r.handle({ data: stampShaped, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: clock.nowNs(), rxTimeSource: 'kernel', ttl: 60, tos: 0xb9 }, sock);
+  assert.equal(sock.sent[0]!.data.length, 42);
+  assert.equal(sock.sent[0]!.data[40], 60);
+  assert.equal(sock.sent[0]!.data[41], 0xb9);
+  assert.equal(sock.sent[1]!.data.length, 44, 'answered as STAMP');
+  assert.equal(sock.sent[1]!.data[41], 0, 'STAMP MBZ');
+  const off = setup();
+  off.r.handle({ data: twamp, address: '192.0.2.1', port: 1, family: 'IPv4', rxTimeNs: off.clock.nowNs(), rxTimeSource: 'kernel', ttl: 60, tos: 0xb9 }, off.sock);
+  assert.equal(off.sock.sent[0]!.data.length, 41);
+});
+
+test('a socket that copies on send gets replies built in one reused buffer, byte-identical to fresh ones', () => {
+  const clock = new ManualClock();
+  const copying = new FakeSocket();
+  (copying as unknown as { copiesOnSend: boolean }).copiesOnSend = true;
+  const plain = new FakeSocket();
+  const a = new Reflector({ ...OPTS, dscpEcnMonitoring: true }, clock, clock);
+  const b = new Reflector({ ...OPTS, dscpEcnMonitoring: true }, clock, clock);
+  // Sizes up and down (and past the initial buffer), TWAMP and STAMP-shaped, so stale bytes would show.
+  for (const [i, pad] of [27, 3000, 0, 100, 27, 5000, 30, 27].entries()) {
+    const data = encodeSenderPacket({ seq: i, timestampNs: clock.nowNs(), errorEstimate: 1, paddingLength: pad });
+    for (let k = 14; k < data.length; k++) data[k] = (k * 7 + i) & 0xff;
+    if (pad === 30) data.fill(0, 14, 44); // STAMP-shaped: zero MBZ
+    const d = { data, address: '192.0.2.1', port: 1, family: 'IPv4' as const, rxTimeNs: clock.nowNs(), rxTimeSource: 'kernel' as const, ttl: 61, tos: 0x2a };
+    a.handle(d, copying);
+    b.handle(d, plain);
+    clock.advance(1);
+  }
+  assert.equal(copying.sent.length, 8);
+  for (let i = 0; i < 8; i++) assert.deepEqual(copying.sent[i]!.data, plain.sent[i]!.data, `reply ${i}`);
+  a.close();
+  b.close();
+});

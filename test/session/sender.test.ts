@@ -13,7 +13,11 @@ const OPTS: SenderOptions = {
 };
 
 /** What a simulated reflector does with packet `seq`: reply after a delay, drop outbound or inbound, duplicate. */
-type Plan = (seq: number) => { fate: 'ok' | 'drop-out' | 'drop-in'; outMs?: number; inMs?: number; dup?: boolean };
+type Plan = (seq: number) => {
+  fate: 'ok' | 'drop-out' | 'drop-in'; outMs?: number; inMs?: number; dup?: boolean;
+  /** Sender TTL the reflector writes (default 64), RFC 7750 octet it writes, TTL and TOS the reply arrives with. */
+  ttl?: number; rxTos?: number; replyTtl?: number; replyTos?: number;
+};
 
 async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false) {
   const clock = new ManualClock();
@@ -30,7 +34,7 @@ async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false
   const sock = transport.sockets[0]!;
   let reflectorSeq = 0;
   let handled = 0;
-  const deliveries: { atNs: bigint; data: Buffer }[] = [];
+  const deliveries: { atNs: bigint; data: Buffer; ttl?: number; tos?: number }[] = [];
   for (let step = 0; step < 400; step++) {
     // Reflect whatever was sent since the last step.
     for (; handled < sock.sent.length; handled++) {
@@ -39,18 +43,18 @@ async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false
       const p = plan(seq);
       if (p.fate === 'drop-out') continue;
       const t2 = decodeSenderPacket(req).timestampNs + BigInt(Math.round((p.outMs ?? 1) * 1e6));
-      const reply = buildReply(req, req.length, 'twamp', { seq: stateless ? seq : reflectorSeq++, receiveTimestampNs: t2, errorEstimate: 1, senderTtl: 64 });
+      const reply = buildReply(req, req.length, 'twamp', { seq: stateless ? seq : reflectorSeq++, receiveTimestampNs: t2, errorEstimate: 1, senderTtl: p.ttl ?? 64, dscpEcn: p.rxTos });
       const t3 = t2 + 10_000n;
       writeReplyT3(reply, t3);
       if (p.fate === 'drop-in') continue;
       const at = t3 + BigInt(Math.round((p.inMs ?? 1) * 1e6));
-      deliveries.push({ atNs: at, data: reply });
+      deliveries.push({ atNs: at, data: reply, ttl: p.replyTtl, tos: p.replyTos });
       if (p.dup) deliveries.push({ atNs: at + 1000n, data: Buffer.from(reply) });
     }
     deliveries.sort((a, b) => (a.atNs < b.atNs ? -1 : 1));
     while (deliveries.length && deliveries[0]!.atNs <= clock.nowNs()) {
       const d = deliveries.shift()!;
-      sock.deliver({ data: d.data, rxTimeNs: clock.nowNs() });
+      sock.deliver({ data: d.data, rxTimeNs: clock.nowNs(), ...(d.ttl === undefined ? {} : { ttl: d.ttl }), ...(d.tos === undefined ? {} : { tos: d.tos }) });
     }
     clock.advance(5);
     if (stats.some((s) => s.final)) break;
@@ -187,4 +191,53 @@ test('38-octet replies (nokia/twampy responder without padding) are accepted, Se
   assert.equal(replies.length, 1);
   assert.equal(replies[0]!.senderTtl, null);
   await sender.stop(false);
+});
+
+test('path: hop counts each way from Sender TTL and the reply TTL, min/max/last over the period', async () => {
+  // Our TTL 255; the reflector saw 254 then 253 (a route change); replies arrive with 254 (reflector sends 255).
+  const { stats, replies } = await run((s) => ({ fate: 'ok', ttl: s < 5 ? 254 : 253, replyTtl: 254 }));
+  assert.equal(replies[0]!.hopsOutbound, 1);
+  assert.equal(replies[0]!.hopsInbound, 1);
+  const p = stats.find((s) => s.final)!.stats.path;
+  assert.deepEqual(p.hopsOutbound, { last: 2, min: 1, max: 2 });
+  assert.deepEqual(p.hopsInbound, { last: 1, min: 1, max: 1 });
+  assert.equal(p.reflectorRxDscp, null, 'RFC 7750 not monitored');
+  assert.equal(p.remarkedOutbound, null);
+});
+
+test('path: --ttl changes the outbound reference; Sender TTL 0 (unknown) and impossible values give no hop count', async () => {
+  const a = await run(() => ({ fate: 'ok', ttl: 60 }), { ttl: 64 });
+  assert.equal(a.replies[0]!.hopsOutbound, 4);
+  const b = await run(() => ({ fate: 'ok', ttl: 0 }));
+  assert.equal(b.replies[0]!.hopsOutbound, null);
+  assert.equal(b.replies[0]!.hopsInbound, null, 'no reply TTL from this socket layer');
+  assert.equal(b.stats.find((s) => s.final)!.stats.path.hopsOutbound, null);
+  const c = await run(() => ({ fate: 'ok', ttl: 200 }), { ttl: 64 });
+  assert.equal(c.replies[0]!.hopsOutbound, null, 'a reflector cannot see more TTL than we sent');
+});
+
+test('path: RFC 7750 octet read only when monitoring; re-marking counted each way', async () => {
+  // We send EF (46); the first 4 requests arrive as EF, the rest re-marked to 0 with ECT(0).
+  // Replies come back with DSCP 0 throughout (the reflector copies): differs from the reflector's on the first 4.
+  const plan: Plan = (s) => ({ fate: 'ok', rxTos: s < 4 ? 0xb8 : 0x02, replyTos: 0x00 });
+  const on = await run(plan, { tos: 0xb8, dscpEcnMonitoring: true });
+  assert.equal(on.replies[0]!.reflectorRxTos, 0xb8);
+  assert.equal(on.replies[9]!.reflectorRxTos, 0x02);
+  const p = on.stats.find((s) => s.final)!.stats.path;
+  assert.equal(p.sentDscp, 46);
+  assert.equal(p.reflectorRxDscp, 0);
+  assert.equal(p.replyDscp, 0);
+  assert.equal(p.remarkedOutbound, 6);
+  assert.equal(p.remarkedInbound, 4);
+  const off = await run(plan, { tos: 0xb8 });
+  assert.equal(off.replies[0]!.reflectorRxTos, null, 'without the flag the octet is padding');
+  assert.equal(off.stats.find((s) => s.final)!.stats.path.remarkedOutbound, null);
+  assert.equal(off.stats.find((s) => s.final)!.stats.path.remarkedInbound, null);
+});
+
+test('path: monitoring on but a reflector that answers 41 octets reports nothing (not a DSCP 0)', async () => {
+  const { replies, stats } = await run(() => ({ fate: 'ok' }), { dscpEcnMonitoring: true });
+  assert.equal(replies[0]!.bytes, 41);
+  assert.equal(replies[0]!.reflectorRxTos, null);
+  assert.equal(stats.find((s) => s.final)!.stats.path.remarkedOutbound, null);
 });

@@ -88,7 +88,7 @@ export function dir(minMs: number | null, avgMs: number | null, maxMs: number | 
 export function stats(
   target: string,
   d: { outbound: DirectionStats; inbound: DirectionStats; roundtrip: DirectionStats },
-  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound' | 'clockSynced'>> = {},
+  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound' | 'clockSynced' | 'path'>> = {},
 ): StatsEvent {
   const received = counts.received ?? 1;
   return {
@@ -108,6 +108,7 @@ export function stats(
       late: 0,
       ...d,
       reflectorStateful: counts.lostOutbound !== undefined ? true : null,
+      path: counts.path ?? { hopsOutbound: null, hopsInbound: null, sentDscp: 0, reflectorRxDscp: null, replyDscp: null, remarkedOutbound: null, remarkedInbound: null },
       clockSynced: counts.clockSynced ?? false,
       startNs: 0n,
       endNs: 1n,

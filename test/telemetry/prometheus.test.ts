@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_METRICS, exposedName, exposedType } from '../../src/telemetry/catalog.js';
-import { promtoolCheck, requireTool, startTestTelemetry } from './fixtures.js';
+import { dir as dirStats, promtoolCheck, requireTool, startTestTelemetry, stats } from './fixtures.js';
 import { poll, startLive } from './live.js';
 
 const DELAY_MS = 20;
@@ -64,6 +64,13 @@ test('a real Prometheus scrapes sender and responder: every series, a delay quan
     // Series that only appear on trouble: one error about a name and one stray datagram.
     tel.sender().onTargetError?.({ target: 'unresolvable.invalid:20001', code: 'ERR_RESOLVE', message: 'ENOTFOUND' });
     tel.sender().onDrop?.({ reason: 'unexpected_source', address: '192.0.2.1', port: 9 });
+    // Kernel drops come from the native layer's socket counters; the live pair runs on dgram.
+    tel.responder().countKernelDrops(() => 0);
+    // Path series need TTL and TOS readings the portable layer of the live pair does not give.
+    const d = dirStats(1, 1, 1, 0, 0);
+    tel.sender().onStats?.(stats('path.invalid:20001', { outbound: d, inbound: d, roundtrip: d }, {
+      path: { hopsOutbound: { last: 1, min: 1, max: 1 }, hopsInbound: { last: 1, min: 1, max: 1 }, sentDscp: 46, reflectorRxDscp: 0, replyDscp: 0, remarkedOutbound: 1, remarkedInbound: 0 },
+    }));
 
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;

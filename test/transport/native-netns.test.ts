@@ -5,6 +5,8 @@
  * and written by the Reflector as Sender TTL, DSCP set by the sender seen by the receiving socket
  * and by tshark on B's interface, and Don't Fragment turning an oversized datagram into EMSGSIZE
  * once R has reported the path MTU (while the same datagram without DF is fragmented and arrives).
+ * The twampy CLI across R: hop counts of 1 each way, and DSCP re-marking reported each way, from
+ * an nftables rule in R when `nft` is installed (else from the responder's --reply-dscp).
  * Needs root, iproute2 and tshark: in CI a missing one fails the test; elsewhere it skips with the reason.
  */
 import { describe, it, before, after } from 'node:test';
@@ -13,6 +15,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { IN_CI, nativeOrReason } from './native-util.js';
+import { CLI } from '../helpers/cli.js';
 
 const peerScript = fileURLToPath(new URL('./native-peer.js', import.meta.url));
 
@@ -110,6 +113,68 @@ class Peer {
     await done;
     clearTimeout(t);
   }
+}
+
+/** Runs the twampy CLI in a namespace to completion. */
+function cliIn(ns: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, ...args]);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `twampy responder` in a namespace; resolves with its port and a stop function. */
+async function responderIn(ns: string, args: string[]): Promise<{ port: number; stop: () => Promise<void> }> {
+  const p = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'responder', ...args]);
+  let out = '';
+  p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`responder not listening: ${out}`)), 10_000);
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on \S+:(\d+) \(native/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+    p.once('exit', () => reject(new Error(`responder exited: ${out}`)));
+  });
+  return {
+    port,
+    stop: async () => {
+      if (p.exitCode !== null) return;
+      const done = new Promise<void>((r) => p.once('exit', () => r()));
+      p.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+interface JsonPath {
+  hopsOutbound: { last: number; min: number; max: number } | null;
+  hopsInbound: { last: number; min: number; max: number } | null;
+  sentDscp: number;
+  reflectorRxDscp: number | null;
+  replyDscp: number | null;
+  remarkedOutbound: number | null;
+  remarkedInbound: number | null;
+}
+
+/** Measures B from A with the CLI (5 EF packets, RFC 7750 on) and returns the final report's path. */
+async function pathFromA(target: string): Promise<{ received: number; path: JsonPath }> {
+  const r = await cliIn(NS.a, ['sender', target, '-c', '5', '-i', '20', '--dscp', 'ef', '--dscp-ecn-monitoring', '--json']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as { received: number; path: JsonPath };
+  return o;
 }
 
 describe('native transport across a router in network namespaces', { skip, timeout: 60_000 }, () => {
@@ -263,5 +328,48 @@ describe('native transport across a router in network namespaces', { skip, timeo
     }
     const big = await b.wait('rx');
     assert.equal(big.len, 1400);
+  });
+
+  it('twampy CLI across R: one hop each way from Sender TTL and the reply TTL (IPv4 and IPv6); DSCP unchanged on a clean path', async () => {
+    const resp = await responderIn(NS.b, ['[::]:0', '--dscp-ecn-monitoring', '--reply-dscp', 'copy']);
+    try {
+      for (const target of [`10.201.2.2:${resp.port}`, `[fd01:2::2]:${resp.port}`]) {
+        const { received, path } = await pathFromA(target);
+        assert.equal(received, 5, target);
+        assert.deepEqual(path, {
+          hopsOutbound: { last: 1, min: 1, max: 1 }, hopsInbound: { last: 1, min: 1, max: 1 },
+          sentDscp: 46, reflectorRxDscp: 46, replyDscp: 46, remarkedOutbound: 0, remarkedInbound: 0,
+        }, target);
+      }
+    } finally {
+      await resp.stop();
+    }
+  });
+
+  it('DSCP re-marked in R is reported: outbound from the RFC 7750 octet, inbound from the reply DSCP', async () => {
+    const haveNft = !spawnSync('nft', ['--version']).error;
+    if (haveNft) {
+      // R re-marks towards B to AF11 (10) and towards A to CS1 (8): both directions change.
+      const rules = `table inet twampy_remark {\n chain post {\n  type filter hook postrouting priority 0;\n` +
+        `  oifname "${IF.r2}" ip dscp set af11\n  oifname "${IF.r2}" ip6 dscp set af11\n` +
+        `  oifname "${IF.r1}" ip dscp set cs1\n  oifname "${IF.r1}" ip6 dscp set cs1\n }\n}\n`;
+      const r = spawnSync('ip', ['netns', 'exec', NS.r, 'nft', '-f', '-'], { input: rules, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    // Without nft the reply DSCP is set by the responder instead: an inbound change only.
+    const resp = await responderIn(NS.b, ['[::]:0', '--dscp-ecn-monitoring', '--reply-dscp', haveNft ? 'copy' : 'af11']);
+    try {
+      for (const target of [`10.201.2.2:${resp.port}`, `[fd01:2::2]:${resp.port}`]) {
+        const { received, path } = await pathFromA(target);
+        assert.equal(received, 5, target);
+        assert.deepEqual(path, haveNft
+          ? { hopsOutbound: { last: 1, min: 1, max: 1 }, hopsInbound: { last: 1, min: 1, max: 1 }, sentDscp: 46, reflectorRxDscp: 10, replyDscp: 8, remarkedOutbound: 5, remarkedInbound: 5 }
+          : { hopsOutbound: { last: 1, min: 1, max: 1 }, hopsInbound: { last: 1, min: 1, max: 1 }, sentDscp: 46, reflectorRxDscp: 46, replyDscp: 10, remarkedOutbound: 0, remarkedInbound: 5 },
+        `${target} (${haveNft ? 'nft rule in R' : 'no nft: responder --reply-dscp af11'})`);
+      }
+    } finally {
+      await resp.stop();
+      if (haveNft) spawnSync('ip', ['netns', 'exec', NS.r, 'nft', 'delete', 'table', 'inet', 'twampy_remark']);
+    }
   });
 });
