@@ -2,7 +2,7 @@
  * Creates OpenTelemetry instruments from catalogue entries, so that names, units and help texts
  * come from `catalog.ts` only.
  */
-import { ValueType, type Counter, type Gauge, type Histogram, type Meter, type ObservableCounter, type ObservableGauge } from '@opentelemetry/api';
+import { ValueType, type Counter, type Gauge, type Meter, type ObservableCounter, type ObservableGauge } from '@opentelemetry/api';
 import type { MetricSpec } from './catalog.js';
 import type { SeriesStore, StoreGauge, StoreHistogram } from './series-store.js';
 
@@ -11,15 +11,6 @@ type Spec<K extends MetricSpec['kind']> = MetricSpec & { kind: K };
 /** A synchronous counter for a catalogue entry. */
 export function counter(meter: Meter, spec: Spec<'counter'>): Counter {
   return meter.createCounter(spec.name, { description: spec.help, unit: spec.unit });
-}
-
-/** A histogram with explicit bucket boundaries (seconds) for a catalogue entry. */
-export function histogram(meter: Meter, spec: Spec<'histogram'>, boundaries: readonly number[]): Histogram {
-  return meter.createHistogram(spec.name, {
-    description: spec.help,
-    unit: spec.unit,
-    advice: { explicitBucketBoundaries: [...boundaries] },
-  });
 }
 
 /**

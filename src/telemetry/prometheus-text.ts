@@ -132,11 +132,11 @@ class ExpositionWriter {
 
   /** A sample value and the newline. */
   value(v: number): void {
-    this.reserve(26); // the longest number text ("-1.2345678901234567e-308") and the newline
-    const b = this.buf;
     if (Number.isSafeInteger(v) && v >= 0) {
       let digits = 1;
       for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+      this.reserve(digits + 1);
+      const b = this.buf;
       const end = this.pos + digits;
       let p = end;
       let x = v;
@@ -144,14 +144,17 @@ class ExpositionWriter {
         b[--p] = 0x30 + (x % 10);
         x = Math.floor(x / 10);
       } while (x > 0);
-      this.pos = end;
-    } else {
-      const s = v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
-      let p = this.pos;
-      for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
-      this.pos = p;
+      b[end] = NEWLINE;
+      this.pos = end + 1;
+      return;
     }
-    b[this.pos++] = NEWLINE;
+    const s = v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+    this.reserve(s.length + 1);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    b[p++] = NEWLINE;
+    this.pos = p;
   }
 
   done(): Buffer {
