@@ -75,6 +75,11 @@ export interface LossEvent {
 export interface DirectionStats {
   /** Number of samples. */
   samples: number;
+  /**
+   * The period's samples in ns, ascending: every figure below is computed from them, and the
+   * telemetry layer buckets them into its delay histograms once per period.
+   */
+  samplesNs: readonly number[];
   minMs: number | null;
   maxMs: number | null;
   avgMs: number | null;

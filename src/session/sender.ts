@@ -344,9 +344,9 @@ class TargetRunner {
       this.received++;
       this.totalReceived++;
       if (!synced) this.allSynced = false;
-      this.rtt.add(Number(rttNs) / 1e6);
-      this.outbound.add(Number(outboundNs) / 1e6);
-      this.inbound.add(Number(inboundNs) / 1e6);
+      this.rtt.add(Number(rttNs));
+      this.outbound.add(Number(outboundNs));
+      this.inbound.add(Number(inboundNs));
       this.path.add(hopsOutbound, hopsInbound, reflectorRxTos, replyTos);
       this.resolveFate(seq, { received: true, reflectorSeq: p.seq });
     }

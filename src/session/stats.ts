@@ -4,6 +4,8 @@
  */
 import type { DirectionStats, HopStats, PathStats } from './events.js';
 
+const NS_PER_MS = 1e6;
+
 /** Exact nearest-rank percentile of sorted values: always one of the samples, never interpolated. */
 export function percentileSorted(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -39,10 +41,10 @@ export class DirectionAccumulator {
   private samples: number[] = [];
   readonly jitter = new JitterEstimator();
 
-  /** Adds a delay sample in ms. */
-  add(ms: number): void {
-    this.samples.push(ms);
-    this.jitter.add(ms);
+  /** Adds a delay sample in ns (a Number: exact below 2^53 ns, about 104 days). */
+  add(ns: number): void {
+    this.samples.push(ns);
+    this.jitter.add(ns / NS_PER_MS);
   }
 
   /** Summarises the period; `lost` and `sent` give the loss percentage when attributable. */
@@ -50,15 +52,17 @@ export class DirectionAccumulator {
     const s = this.samples.slice().sort((a, b) => a - b);
     let sum = 0;
     for (const v of s) sum += v;
+    const ms = (ns: number | null) => (ns === null ? null : ns / NS_PER_MS);
     return {
       samples: s.length,
-      minMs: s.length ? s[0]! : null,
-      maxMs: s.length ? s[s.length - 1]! : null,
-      avgMs: s.length ? sum / s.length : null,
+      samplesNs: s,
+      minMs: s.length ? s[0]! / NS_PER_MS : null,
+      maxMs: s.length ? s[s.length - 1]! / NS_PER_MS : null,
+      avgMs: s.length ? sum / s.length / NS_PER_MS : null,
       jitterMs: this.jitter.value,
-      p50Ms: percentileSorted(s, 50),
-      p90Ms: percentileSorted(s, 90),
-      p99Ms: percentileSorted(s, 99),
+      p50Ms: ms(percentileSorted(s, 50)),
+      p90Ms: ms(percentileSorted(s, 90)),
+      p99Ms: ms(percentileSorted(s, 99)),
       lossPct: lost === null ? null : sent > 0 ? (100 * lost) / sent : null,
     };
   }

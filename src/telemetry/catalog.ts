@@ -126,7 +126,7 @@ export const SENDER_METRICS = {
     kind: 'histogram',
     unit: 's',
     labels: STD,
-    help: 'Delay per reply in seconds; roundtrip always, outbound and inbound only when both clocks are synchronised or one-way histograms are forced',
+    help: 'Delay per on-time reply in seconds, added at the end of each round or period; roundtrip always, outbound and inbound only when both clocks were synchronised for the whole period or one-way histograms are forced',
     role: 'sender',
   },
   sent: {
@@ -134,7 +134,7 @@ export const SENDER_METRICS = {
     kind: 'counter',
     unit: '{packet}',
     labels: ST,
-    help: 'Test packets sent',
+    help: 'Test packets sent, counted at the end of the round or period that settled their fate (reply or timeout), so that sent = received + lost',
     role: 'sender',
   },
   received: {

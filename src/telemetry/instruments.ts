@@ -4,7 +4,7 @@
  */
 import { ValueType, type Counter, type Gauge, type Meter, type ObservableCounter, type ObservableGauge } from '@opentelemetry/api';
 import type { MetricSpec } from './catalog.js';
-import type { SeriesStore, StoreGauge, StoreHistogram } from './series-store.js';
+import type { SeriesStore, StoreCounter, StoreGauge, StoreHistogram } from './series-store.js';
 
 type Spec<K extends MetricSpec['kind']> = MetricSpec & { kind: K };
 
@@ -19,6 +19,14 @@ export function counter(meter: Meter, spec: Spec<'counter'>): Counter {
  */
 export function packetHistogram(store: SeriesStore, spec: Spec<'histogram'>, boundaries: readonly number[]): StoreHistogram {
   return store.histogram({ name: spec.name, description: spec.help, unit: spec.unit, valueType: ValueType.DOUBLE }, boundaries);
+}
+
+/**
+ * A counter kept by the series store instead of the SDK, for per-target packet counts (see
+ * series-store.ts for why); same name, unit, help and export path as `counter`.
+ */
+export function storeCounter(store: SeriesStore, spec: Spec<'counter'>): StoreCounter {
+  return store.counter({ name: spec.name, description: spec.help, unit: spec.unit, valueType: ValueType.DOUBLE });
 }
 
 /**

@@ -19,18 +19,22 @@
  * The store is a `MetricProducer`, so the SDK's periodic OTLP reader reads from it on a second
  * MeterProvider without instruments; the Prometheus text is written straight from it.
  *
- * Per-target measurements the SDK would make too expensive are kept by the store itself: the
- * delay histogram per reply, the responder's T3-T2 per reflected packet (`histogram()`: a bucket
- * search and three additions per value) and the per-period figure gauges of every target
- * (`gauge()`: a field write). An SDK `record` cost 3-5 us here, garbage included: it hashes the
- * attribute set into a JSON string on every call and looks it up in two maps. At 1,000 targets
- * the histogram records alone (1,000 to 3,000 a second) and the gauge records alone (about 1,500
- * a second with a 10 s period) each cost more CPU than the whole telemetry budget, 10 % of what
- * measuring costs. The store produces the SDK's own point types with the SDK's rules (a value
- * equal to a bucket boundary counts in that bucket; a gauge keeps its last value), and they reach
- * Prometheus and the SDK's OTLP exporter exactly as the instruments' points do. Counters, the
- * responder's session gauge, the control server's series and the process metrics stay SDK
- * instruments: they are recorded a few hundred times a second at most.
+ * Per-target series, the ones that number in the thousands, are kept by the store itself: the
+ * delay histogram per reply and the responder's T3-T2 per reflected packet (`histogram()`: a
+ * bucket search and a few float64 additions per value), the packet counters per packet
+ * (`counter()`: one addition) and the per-period figure gauges (`gauge()`: one write). An SDK
+ * `record` or `add` cost 3-5 us here, garbage included: it hashes the attribute set into a JSON
+ * string on every call and looks it up in two maps. At 1,000 targets the histogram records alone
+ * (1,000 to 3,000 a second) and the gauge records alone (about 1,500 a second with a 10 s period)
+ * each cost more CPU than the whole telemetry budget, 10 % of what measuring costs; counters fed
+ * to the SDK in batches before each collection still cost a few thousand SDK calls and as many
+ * short-lived points per scrape. The store's numbers live in one Float64Array per metric (see
+ * `Cells`), so recording allocates nothing. The store produces the SDK's own point types with
+ * the SDK's rules (a value equal to a bucket boundary counts in that bucket; a gauge keeps its
+ * last value; a counter ignores negative increments), and they reach Prometheus and the SDK's
+ * OTLP exporter exactly as the instruments' points do. Series with few attribute sets and rare
+ * updates stay SDK instruments: the sender's error and drop counters, the responder's counters
+ * and session gauge, the control server's series and the process metrics.
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
@@ -49,10 +53,12 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { millisToHrTime } from '@opentelemetry/core';
 import {
+  HISTOGRAM_CELLS,
   exposedMetricName,
   formatLabels,
-  seriesText,
+  seriesPrefixes,
   targetInfo,
+  TextArena,
   writeFamilies,
   type SeriesText,
   type TextFamily,
@@ -71,14 +77,63 @@ export class DeltaReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
 }
 
-interface StoredPoint<T> {
+/**
+ * One series. SDK-fed series keep their cumulative `value` here (`off` is -1); store-kept series
+ * keep their numbers in the metric's `Cells` at `off` (`value` unused), so that recording never
+ * allocates. Every point has the same shape.
+ */
+interface StoredPoint extends SeriesText {
   attributes: Attributes;
-  /** Exposition text of the series, built once. */
-  text: SeriesText;
   startTime: HrTime;
-  value: T;
+  /** Null for store-kept series (never a number there: V8 would box every point's field as a double). */
+  value: number | Histogram | null;
+  off: number;
   /** Set when the point leaves the store, so that a handle holding it makes a new one. */
-  removed?: boolean;
+  removed: boolean;
+}
+
+/**
+ * The numbers of a store-kept metric's series: `stride` float64 cells per series in one
+ * Float64Array, slots reused after a series goes away.
+ *
+ * Why a typed array: a number stored in an ordinary object field is a heap-allocated box in V8
+ * unless it is a small integer. A delay sum updated once a second per target makes a new box
+ * every second, lives long enough to be promoted to the old generation and dies there, so at
+ * 1,000 targets the boxes alone kept V8's major collector running. A Float64Array cell is
+ * overwritten in place.
+ */
+class Cells {
+  data: Float64Array;
+  private used = 0;
+  private readonly free: number[] = [];
+
+  constructor(
+    readonly stride: number,
+    /** Value of a fresh series' cells at index i (NaN for a histogram's unset min and max). */
+    private readonly initial: (i: number) => number = () => 0,
+  ) {
+    this.data = new Float64Array(stride * 16);
+  }
+
+  /** A zeroed slot; returns its first cell's offset. */
+  alloc(): number {
+    let off = this.free.pop();
+    if (off === undefined) {
+      off = this.used;
+      this.used += this.stride;
+      if (this.used > this.data.length) {
+        const grown = new Float64Array(Math.max(this.data.length * 2, this.used));
+        grown.set(this.data);
+        this.data = grown;
+      }
+    }
+    for (let i = 0; i < this.stride; i++) this.data[off + i] = this.initial(i);
+    return off;
+  }
+
+  release(off: number): void {
+    this.free.push(off);
+  }
 }
 
 interface StoredMetric {
@@ -89,7 +144,13 @@ interface StoredMetric {
   /** Prometheus TYPE and name (counters get `_total`). */
   textType: TextFamily['type'];
   exposedName: string;
-  points: Map<string, StoredPoint<number> | StoredPoint<Histogram>>;
+  points: Map<string, StoredPoint>;
+  /** The store's line prefixes, where the series' text goes. */
+  arena: TextArena;
+  /** Store-kept metrics only: their numbers. */
+  cells: Cells | null;
+  /** Store-kept histograms only: bucket boundaries. */
+  boundaries: readonly number[] | null;
 }
 
 /**
@@ -102,10 +163,21 @@ function attributesKey(attributes: Attributes): string {
   if (key !== undefined) return key;
   const keys = Object.keys(attributes);
   if (keys.length > 1) keys.sort();
-  key = '';
-  for (const k of keys) key += `${k}\u0000${String(attributes[k])}\u0001`;
+  // join makes one flat string; += would keep a tree of pieces alive for as long as the series.
+  key = keys.map((k) => `${k}\u0000${String(attributes[k])}\u0001`).join('');
   keyCache.set(attributes, key);
   return key;
+}
+
+/**
+ * Start time of a series created now. Series created in the same millisecond (a target's dozens)
+ * share one HrTime array instead of each keeping its own.
+ */
+let lastStart: { ms: number; time: HrTime } = { ms: NaN, time: [0, 0] };
+function startTimeNow(): HrTime {
+  const ms = Date.now();
+  if (ms !== lastStart.ms) lastStart = { ms, time: millisToHrTime(ms) };
+  return lastStart.time;
 }
 
 function addHistogram(into: Histogram, delta: Histogram): Histogram {
@@ -128,36 +200,73 @@ function copyValue(v: number | Histogram): number | Histogram {
   return { buckets: { boundaries: v.buckets.boundaries, counts: v.buckets.counts.slice() }, count: v.count, sum: v.sum, min: v.min, max: v.max };
 }
 
-/** One series of a `StoreHistogram`: records straight into the cumulative point. */
-export class HistogramSeries {
-  private point: StoredPoint<Histogram> | null = null;
+/** A store-kept point's value, read out of its cells (a copy, as the exporter may keep it). */
+function cellValue(m: StoredMetric, p: StoredPoint): number | Histogram {
+  const c = m.cells!.data;
+  const off = p.off;
+  if (m.type !== DataPointType.HISTOGRAM) return c[off]!;
+  const boundaries = m.boundaries!;
+  const min = c[off + HISTOGRAM_CELLS.min]!;
+  const max = c[off + HISTOGRAM_CELLS.max]!;
+  return {
+    buckets: { boundaries: [...boundaries], counts: Array.from(c.subarray(off + HISTOGRAM_CELLS.buckets, off + HISTOGRAM_CELLS.buckets + boundaries.length + 1)) },
+    count: c[off + HISTOGRAM_CELLS.count]!,
+    sum: c[off + HISTOGRAM_CELLS.sum]!,
+    min: Number.isNaN(min) ? undefined : min,
+    max: Number.isNaN(max) ? undefined : max,
+  };
+}
+
+/**
+ * What the series handles share: finds or creates the point of one attribute set in a store-kept
+ * metric, and lets it go.
+ */
+abstract class CellSeries {
+  protected point: StoredPoint | null = null;
 
   constructor(
-    private readonly metric: StoredMetric,
+    protected readonly metric: StoredMetric,
     private readonly key: string,
     private readonly attributes: Attributes,
-    private readonly boundaries: readonly number[],
   ) {}
 
-  private current(): StoredPoint<Histogram> {
-    let p: StoredPoint<Histogram> | null | undefined = this.point;
+  /** The live point, created (cells zeroed) when there is none. */
+  protected attach(): StoredPoint {
+    let p: StoredPoint | null | undefined = this.point;
     if (p && !p.removed) return p;
-    p = this.metric.points.get(this.key) as StoredPoint<Histogram> | undefined;
+    const m = this.metric;
+    p = m.points.get(this.key);
     if (!p) {
-      const boundaries = [...this.boundaries];
-      const value: Histogram = { buckets: { boundaries, counts: new Array<number>(boundaries.length + 1).fill(0) }, count: 0, sum: 0, min: undefined, max: undefined };
-      const text = seriesText(this.metric.exposedName, formatLabels(this.attributes), boundaries);
-      p = { attributes: this.attributes, text, startTime: millisToHrTime(Date.now()), value };
-      this.metric.points.set(this.key, p);
+      const { textStart, textLens } = m.arena.add(seriesPrefixes(m.exposedName, formatLabels(this.attributes), m.boundaries ?? undefined));
+      p = { attributes: this.attributes, textStart, textLens, startTime: startTimeNow(), value: null, off: m.cells!.alloc(), removed: false };
+      m.points.set(this.key, p);
     }
     return (this.point = p);
   }
 
+  /** Removes the series now (a gauge set to NaN). */
+  protected detach(): void {
+    const p = this.point;
+    if (p && !p.removed) removePoint(this.metric, this.key, p);
+    this.point = null;
+  }
+}
+
+function removePoint(m: StoredMetric, key: string, p: StoredPoint): void {
+  p.removed = true;
+  m.points.delete(key);
+  m.arena.release(p);
+  if (p.off >= 0) m.cells?.release(p.off);
+}
+
+/** One series of a `StoreHistogram`: records straight into its cumulative cells. */
+export class HistogramSeries extends CellSeries {
   /** Adds one value (NaN is ignored, as the SDK does). */
   record(value: number): void {
     if (Number.isNaN(value)) return;
-    const h = this.current().value;
-    const b = this.boundaries;
+    const off = this.attach().off;
+    const c = this.metric.cells!.data;
+    const b = this.metric.boundaries!;
     // Index of the first boundary >= value (the SDK's binarySearchUB).
     let lo = 0;
     let hi = b.length;
@@ -166,59 +275,65 @@ export class HistogramSeries {
       if (b[mid]! < value) lo = mid + 1;
       else hi = mid;
     }
-    (h.buckets.counts as number[])[lo]!++;
-    h.count++;
-    h.sum = (h.sum ?? 0) + value;
-    h.min = h.min === undefined || value < h.min ? value : h.min;
-    h.max = h.max === undefined || value > h.max ? value : h.max;
+    c[off + HISTOGRAM_CELLS.buckets + lo]++;
+    c[off + HISTOGRAM_CELLS.count]++;
+    c[off + HISTOGRAM_CELLS.sum] += value;
+    // Unset min and max are NaN, which every comparison fails.
+    if (!(value >= c[off + HISTOGRAM_CELLS.min]!)) c[off + HISTOGRAM_CELLS.min] = value;
+    if (!(value <= c[off + HISTOGRAM_CELLS.max]!)) c[off + HISTOGRAM_CELLS.max] = value;
+  }
+
+  /**
+   * Adds every value of `ascending` divided by `divisor`, e.g. a period's delay samples in ns with
+   * 1e9 for seconds: one attachment and one walk up the buckets, as the values are sorted. Negative
+   * and NaN values are skipped, as the SDK's histogram drops them. Nothing happens for no values.
+   */
+  recordSorted(ascending: readonly number[], divisor: number): void {
+    let i = 0;
+    while (i < ascending.length && !(ascending[i]! >= 0)) i++;
+    if (i === ascending.length) return;
+    const off = this.attach().off;
+    const c = this.metric.cells!.data;
+    const b = this.metric.boundaries!;
+    let bucket = 0;
+    let sum = 0;
+    let n = 0;
+    for (; i < ascending.length; i++) {
+      const value = ascending[i]! / divisor;
+      // The SDK's rule, as in record(): the first boundary >= value.
+      while (bucket < b.length && b[bucket]! < value) bucket++;
+      c[off + HISTOGRAM_CELLS.buckets + bucket]++;
+      sum += value;
+      n++;
+    }
+    const min = ascending[ascending.length - n]! / divisor;
+    const max = ascending[ascending.length - 1]! / divisor;
+    c[off + HISTOGRAM_CELLS.count] += n;
+    c[off + HISTOGRAM_CELLS.sum] += sum;
+    if (!(min >= c[off + HISTOGRAM_CELLS.min]!)) c[off + HISTOGRAM_CELLS.min] = min;
+    if (!(max <= c[off + HISTOGRAM_CELLS.max]!)) c[off + HISTOGRAM_CELLS.max] = max;
   }
 }
 
 /** A histogram aggregated by the series store; hands out one `HistogramSeries` per attribute set. */
 export class StoreHistogram {
-  constructor(
-    private readonly metric: StoredMetric,
-    private readonly boundaries: readonly number[],
-  ) {}
+  constructor(private readonly metric: StoredMetric) {}
 
   /** The handle of the series of `attributes`; the series appears at its first value. Keep it: lookups hash. */
   series(attributes: Attributes): HistogramSeries {
-    return new HistogramSeries(this.metric, attributesKey(attributes), attributes, this.boundaries);
+    return new HistogramSeries(this.metric, attributesKey(attributes), attributes);
   }
 }
 
 /** One series of a `StoreGauge`. */
-export class GaugeSeries {
-  private point: StoredPoint<number> | null = null;
-  private text: SeriesText | null = null;
-
-  constructor(
-    private readonly metric: StoredMetric,
-    private readonly key: string,
-    private readonly attributes: Attributes,
-  ) {}
-
+export class GaugeSeries extends CellSeries {
   /** Sets the current value; NaN means "no current value" and removes the series. */
   set(value: number): void {
-    let p: StoredPoint<number> | null | undefined = this.point;
     if (Number.isNaN(value)) {
-      if (p && !p.removed) {
-        p.removed = true;
-        this.metric.points.delete(this.key);
-      }
-      this.point = null;
+      this.detach();
       return;
     }
-    if (!p || p.removed) {
-      p = this.metric.points.get(this.key) as StoredPoint<number> | undefined;
-      if (!p) {
-        this.text ??= seriesText(this.metric.exposedName, formatLabels(this.attributes));
-        p = { attributes: this.attributes, text: this.text, startTime: millisToHrTime(Date.now()), value };
-        this.metric.points.set(this.key, p);
-      }
-      this.point = p;
-    }
-    p.value = value;
+    this.metric.cells!.data[this.attach().off] = value;
   }
 }
 
@@ -232,6 +347,25 @@ export class StoreGauge {
   }
 }
 
+/** One series of a `StoreCounter`. */
+export class CounterSeries extends CellSeries {
+  /** Adds `n` (>= 0; a negative or NaN increment is ignored, as the SDK does). Adding 0 makes the series appear. */
+  add(n: number): void {
+    if (!(n >= 0)) return;
+    this.metric.cells!.data[this.attach().off] += n;
+  }
+}
+
+/** A monotonic counter kept by the series store; hands out one `CounterSeries` per attribute set. */
+export class StoreCounter {
+  constructor(private readonly metric: StoredMetric) {}
+
+  /** The handle of the series of `attributes`; the series appears at its first `add`, 0 included. */
+  series(attributes: Attributes): CounterSeries {
+    return new CounterSeries(this.metric, attributesKey(attributes), attributes);
+  }
+}
+
 function textType(md: MetricData): TextFamily['type'] {
   if (md.dataPointType === DataPointType.HISTOGRAM) return 'histogram';
   return md.dataPointType === DataPointType.SUM && md.isMonotonic ? 'counter' : 'gauge';
@@ -240,6 +374,8 @@ function textType(md: MetricData): TextFamily['type'] {
 /** Cumulative points built from SDK deltas; see the file header. */
 export class SeriesStore implements MetricProducer {
   private readonly metrics = new Map<string, StoredMetric>();
+  /** Line prefixes of every series, and the space the exposition is written in. */
+  private readonly arena = new TextArena();
   /** Names of the metrics the store aggregates itself (never merged from SDK deltas). */
   private readonly direct = new Set<string>();
   private readonly pendingRemovals = new Map<string, Set<string>>();
@@ -268,7 +404,9 @@ export class SeriesStore implements MetricProducer {
    * file header). Its series are cumulative from their first value and obey `removeSeries`.
    */
   histogram(descriptor: MetricDescriptor, boundaries: readonly number[]): StoreHistogram {
-    return new StoreHistogram(this.register(descriptor, DataPointType.HISTOGRAM), boundaries);
+    const b = [...boundaries];
+    const cells = new Cells(HISTOGRAM_CELLS.buckets + b.length + 1, (i) => (i === HISTOGRAM_CELLS.min || i === HISTOGRAM_CELLS.max ? NaN : 0));
+    return new StoreHistogram(this.register(descriptor, DataPointType.HISTOGRAM, cells, b));
   }
 
   /**
@@ -276,20 +414,31 @@ export class SeriesStore implements MetricProducer {
    * NaN removes a series; `removeSeries` applies.
    */
   gauge(descriptor: MetricDescriptor): StoreGauge {
-    return new StoreGauge(this.register(descriptor, DataPointType.GAUGE));
+    return new StoreGauge(this.register(descriptor, DataPointType.GAUGE, new Cells(1)));
   }
 
-  private register(descriptor: MetricDescriptor, type: DataPointType.HISTOGRAM | DataPointType.GAUGE): StoredMetric {
+  /**
+   * A monotonic counter kept by the store itself, for per-target packet counts (see the file
+   * header). Cumulative from the series' first `add`; `removeSeries` applies.
+   */
+  counter(descriptor: MetricDescriptor): StoreCounter {
+    return new StoreCounter(this.register(descriptor, DataPointType.SUM, new Cells(1)));
+  }
+
+  private register(descriptor: MetricDescriptor, type: StoredMetric['type'], cells: Cells, boundaries: readonly number[] | null = null): StoredMetric {
     if (this.metrics.has(descriptor.name)) throw new Error(`metric ${descriptor.name} is already registered`);
-    const textType = type === DataPointType.HISTOGRAM ? 'histogram' : 'gauge';
+    const textType = type === DataPointType.HISTOGRAM ? 'histogram' : type === DataPointType.SUM ? 'counter' : 'gauge';
     const m: StoredMetric = {
       scope: this.scope,
       descriptor,
       type,
-      isMonotonic: false,
+      isMonotonic: type === DataPointType.SUM,
       textType,
       exposedName: exposedMetricName(descriptor.name, textType),
       points: new Map(),
+      arena: this.arena,
+      cells,
+      boundaries,
     };
     this.metrics.set(descriptor.name, m);
     this.direct.add(descriptor.name);
@@ -322,13 +471,16 @@ export class SeriesStore implements MetricProducer {
     });
   }
 
-  /** Drains the SDK and writes the Prometheus text exposition (UTF-8); serialised with `collect`. */
-  exposition(): Promise<{ body: Buffer; errors: unknown[] }> {
+  /**
+   * Drains the SDK and writes the Prometheus text exposition (UTF-8); serialised with `collect`.
+   * `body` is lent from the store (see TextArena): call `release` once it is sent or compressed.
+   */
+  exposition(): Promise<{ body: Buffer; release: () => void; errors: unknown[] }> {
     return this.locked(async () => {
       const errors = await this.drain();
-      const body = writeFamilies(this.targetInfoText, this.families(), this.lastExpositionBytes);
+      const { body, release } = writeFamilies(this.arena, this.targetInfoText, this.families(), this.lastExpositionBytes);
       this.lastExpositionBytes = body.length;
-      return { body, errors };
+      return { body, release, errors };
     });
   }
 
@@ -350,6 +502,7 @@ export class SeriesStore implements MetricProducer {
       for (const md of sm.metrics) this.merge(sm.scope, md);
     }
     this.applyRemovals();
+    if (this.arena.wantsCompaction) this.arena.compact(this.allPoints());
     return errors;
   }
 
@@ -367,6 +520,9 @@ export class SeriesStore implements MetricProducer {
         textType: type,
         exposedName: exposedMetricName(md.descriptor.name, type),
         points: new Map(),
+        arena: this.arena,
+        cells: null,
+        boundaries: null,
       };
       this.metrics.set(md.descriptor.name, m);
     }
@@ -374,12 +530,12 @@ export class SeriesStore implements MetricProducer {
     if (md.dataPointType === DataPointType.HISTOGRAM) {
       for (const dp of md.dataPoints) {
         const key = attributesKey(dp.attributes);
-        const prev = points.get(key) as StoredPoint<Histogram> | undefined;
+        const prev = points.get(key);
         if (prev) {
-          prev.value = addHistogram(prev.value, dp.value);
+          prev.value = addHistogram(prev.value as Histogram, dp.value);
         } else {
-          const text = seriesText(m.exposedName, formatLabels(dp.attributes), dp.value.buckets.boundaries);
-          points.set(key, { attributes: dp.attributes, text, startTime: dp.startTime, value: dp.value });
+          const { textStart, textLens } = m.arena.add(seriesPrefixes(m.exposedName, formatLabels(dp.attributes), dp.value.buckets.boundaries));
+          points.set(key, { attributes: dp.attributes, textStart, textLens, startTime: dp.startTime, value: dp.value, off: -1, removed: false });
         }
       }
       return;
@@ -389,15 +545,15 @@ export class SeriesStore implements MetricProducer {
       const key = attributesKey(dp.attributes);
       if (!isSum && Number.isNaN(dp.value)) {
         const gone = points.get(key);
-        if (gone) gone.removed = true;
-        points.delete(key);
+        if (gone) removePoint(m, key, gone);
         continue;
       }
-      const prev = points.get(key) as StoredPoint<number> | undefined;
+      const prev = points.get(key);
       if (prev) {
-        prev.value = isSum ? prev.value + dp.value : dp.value;
+        prev.value = isSum ? (prev.value as number) + dp.value : dp.value;
       } else {
-        points.set(key, { attributes: dp.attributes, text: seriesText(m.exposedName, formatLabels(dp.attributes)), startTime: dp.startTime, value: dp.value });
+        const { textStart, textLens } = m.arena.add(seriesPrefixes(m.exposedName, formatLabels(dp.attributes)));
+        points.set(key, { attributes: dp.attributes, textStart, textLens, startTime: dp.startTime, value: dp.value, off: -1, removed: false });
       }
     }
   }
@@ -409,19 +565,27 @@ export class SeriesStore implements MetricProducer {
       for (const m of this.metrics.values()) {
         for (const [key, p] of m.points) {
           const v = p.attributes[label];
-          if (typeof v === 'string' && values.has(v)) {
-            p.removed = true;
-            m.points.delete(key);
-          }
+          if (typeof v === 'string' && values.has(v)) removePoint(m, key, p);
         }
       }
     }
     this.pendingRemovals.clear();
   }
 
+  private *allPoints(): Iterable<StoredPoint> {
+    for (const m of this.metrics.values()) yield* m.points.values();
+  }
+
   private *families(): Iterable<TextFamily> {
     for (const m of this.metrics.values()) {
-      yield { exposedName: m.exposedName, help: m.descriptor.description, unit: m.descriptor.unit, type: m.textType, series: m.points.values() };
+      yield {
+        exposedName: m.exposedName,
+        help: m.descriptor.description,
+        unit: m.descriptor.unit,
+        type: m.textType,
+        series: m.points.values(),
+        cells: m.cells?.data ?? null,
+      };
     }
   }
 
@@ -433,7 +597,12 @@ export class SeriesStore implements MetricProducer {
       if (!sm) byScope.set(m.scope.name, (sm = { scope: m.scope, metrics: [] }));
       // Copies, so that an exporter still sending the previous snapshot never sees a change.
       const endTime = this.collectedAt;
-      const dataPoints = Array.from(m.points.values(), (p) => ({ attributes: p.attributes, startTime: p.startTime, endTime, value: copyValue(p.value) }));
+      const dataPoints = Array.from(m.points.values(), (p) => ({
+        attributes: p.attributes,
+        startTime: p.startTime,
+        endTime,
+        value: m.cells ? cellValue(m, p) : copyValue(p.value!),
+      }));
       const base = { descriptor: m.descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE };
       if (m.type === DataPointType.HISTOGRAM) {
         sm.metrics.push({ ...base, dataPointType: DataPointType.HISTOGRAM, dataPoints: dataPoints as DataPoint<Histogram>[] });

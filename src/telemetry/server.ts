@@ -23,13 +23,19 @@ const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 /** Content type of the Prometheus text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** An exposition to serve; `release` (if any) is called once the body is no longer read. */
+export interface ExpositionBody {
+  body: string | Buffer;
+  release?: () => void;
+}
+
 /** What the server needs from the telemetry layer. */
 export interface MetricsServerOptions {
   /** Address to bind; undefined = all interfaces. */
   host?: string;
   port: number;
   /** Produces the exposition (text or its UTF-8 bytes). */
-  exposition: () => Promise<string | Buffer>;
+  exposition: () => Promise<ExpositionBody>;
   /** Whether /readyz answers 200. */
   ready: () => boolean;
   /** Reports a failed collection (rate-limited by the caller). */
@@ -63,22 +69,30 @@ function send(res: ServerResponse, status: number, body: string | Buffer, type =
 }
 
 async function serveMetrics(req: IncomingMessage, res: ServerResponse, opts: MetricsServerOptions): Promise<void> {
-  let text: string | Buffer;
+  let exposition: ExpositionBody;
   try {
-    text = await opts.exposition();
+    exposition = await opts.exposition();
   } catch (err) {
     opts.onError?.(err);
     send(res, 500, `metrics collection failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return;
   }
+  const { body, release } = exposition;
   const accepts = String(req.headers['accept-encoding'] ?? '');
-  if (text.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(accepts)) {
-    const body = await gzipAsync(text, { level: GZIP_LEVEL });
+  if (body.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(accepts)) {
+    let gz: Buffer;
+    try {
+      gz = await gzipAsync(body, { level: GZIP_LEVEL });
+    } finally {
+      release?.();
+    }
     res.setHeader('Content-Encoding', 'gzip');
-    send(res, 200, body, PROMETHEUS_CONTENT_TYPE);
+    send(res, 200, gz, PROMETHEUS_CONTENT_TYPE);
     return;
   }
-  send(res, 200, text, PROMETHEUS_CONTENT_TYPE);
+  // Sent as it is: lent until the response is done with it (finished or aborted).
+  if (release) res.once('close', release);
+  send(res, 200, body, PROMETHEUS_CONTENT_TYPE);
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, opts: MetricsServerOptions): void {

@@ -33,7 +33,7 @@ import { registerProcessMetrics } from './process-metrics.js';
 import { ResponderMetrics } from './responder-metrics.js';
 import { SenderMetrics } from './sender-metrics.js';
 import { DeltaReader, SeriesStore } from './series-store.js';
-import { startMetricsServer, type MetricsServer } from './server.js';
+import { startMetricsServer, type ExpositionBody, type MetricsServer } from './server.js';
 
 /** Instrumentation scope of every twampy instrument. */
 export const SCOPE_NAME = 'twampy';
@@ -193,16 +193,24 @@ export class Telemetry {
     return `http://${host}:${this.server.port}/metrics`;
   }
 
-  /** The current Prometheus exposition, UTF-8 encoded (what /metrics serves). */
-  async expositionBody(): Promise<Buffer> {
-    const { body, errors } = await this.store.exposition();
+  /**
+   * The current Prometheus exposition, UTF-8 encoded (what /metrics serves). The body is lent:
+   * call `release` once it has been sent or compressed (see TextArena).
+   */
+  async expositionBody(): Promise<ExpositionBody> {
+    const { body, release, errors } = await this.store.exposition();
     if (errors.length > 0) this.logger.limited('telemetry-collect', `metrics collection: ${errors.map(String).join('; ')}`);
-    return body;
+    return { body, release };
   }
 
   /** The current Prometheus exposition text. */
   async exposition(): Promise<string> {
-    return (await this.expositionBody()).toString('utf8');
+    const { body, release } = await this.expositionBody();
+    try {
+      return body.toString('utf8');
+    } finally {
+      release?.();
+    }
   }
 
   /** The current cumulative points, as the OTLP reader gets them. */

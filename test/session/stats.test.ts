@@ -22,7 +22,7 @@ test('RFC 3550 jitter: J += (|D| - J)/16 on a known sequence', () => {
 
 test('direction summary: min, max, avg, loss over packets sent', () => {
   const a = new DirectionAccumulator();
-  for (const v of [4, 1, 3, 2]) a.add(v);
+  for (const v of [4, 1, 3, 2]) a.add(v * 1e6);
   const s = a.summary(1, 5);
   assert.equal(s.minMs, 1);
   assert.equal(s.maxMs, 4);
@@ -36,8 +36,8 @@ test('direction summary: min, max, avg, loss over packets sent', () => {
 
 test('negative one-way delays (unsynchronised clocks) are kept, never clamped', () => {
   const a = new DirectionAccumulator();
-  a.add(-3.5);
-  a.add(-1);
+  a.add(-3_500_000);
+  a.add(-1_000_000);
   assert.equal(a.summary(0, 2).minMs, -3.5);
 });
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { PROCESSING_BUCKETS_S } from '../../src/telemetry/catalog.js';
-import { dir, reply, samples, sampleValue, startTestTelemetry, stats } from './fixtures.js';
+import { dir, samples, sampleValue, startTestTelemetry, stats } from './fixtures.js';
 
 const T = 'r1:20001';
 const S = 'source="probe-1",target="r1:20001"';
@@ -27,18 +27,17 @@ test('golden: sender and responder series, types, units and labels', async () =>
     const s = t.sender();
     const r = t.responder();
     s.onTargetAdded?.(T);
-    for (let seq = 0; seq < 4; seq++) s.onSent?.({ target: T, seq, bytes: 41, t1Ns: 0n });
-    s.onReply?.(reply(T, 0, { rtt: 5, out: 2, in: 3 }, { clockSynced: true }));
-    s.onReply?.(reply(T, 2, { rtt: 15, out: 7, in: 8 }, { clockSynced: true }));
-    s.onReply?.(reply(T, 1, { rtt: 50, out: 20, in: 30 }, { clockSynced: true, reordered: true }));
-    s.onReply?.(reply(T, 2, { rtt: 16, out: 7, in: 9 }, { clockSynced: true, duplicate: true }));
-    s.onLoss?.({ target: T, seq: 3, t1Ns: 0n });
-    s.onReply?.(reply(T, 3, { rtt: 2500, out: 1000, in: 1500 }, { clockSynced: true, late: true }));
+    // One period: 4 sent, 3 on time (seq 0, 2, 1: the last reordered), a duplicate of 2, seq 3
+    // lost and then late. Its delay samples are the on-time replies'.
     s.onStats?.(
       stats(
         T,
-        { outbound: dir(2, 9.667, 20, 1.5, 25), inbound: dir(3, 13.667, 30, 2.5, 0), roundtrip: dir(5, 23.333, 50, 3.25, 25) },
-        { sent: 4, received: 3, lost: 1, lostOutbound: 1, lostInbound: 0, clockSynced: true },
+        {
+          outbound: dir(2, 9.667, 20, 1.5, 25, [2, 7, 20]),
+          inbound: dir(3, 13.667, 30, 2.5, 0, [3, 8, 30]),
+          roundtrip: dir(5, 23.333, 50, 3.25, 25, [5, 15, 50]),
+        },
+        { sent: 4, received: 3, lost: 1, lostOutbound: 1, lostInbound: 0, duplicates: 1, reordered: 1, late: 1, clockSynced: true },
       ),
     );
     s.onDrop?.({ reason: 'malformed', address: '192.0.2.1', port: 9 });
@@ -52,7 +51,33 @@ test('golden: sender and responder series, types, units and labels', async () =>
     const expected = `# HELP target_info Target metadata
 # TYPE target_info gauge
 target_info{service_instance_id="test-instance",host_name="test-host",service_name="twampy",service_version="1.2.3"} 1
-# HELP twampy_delay_seconds Delay per reply in seconds; roundtrip always, outbound and inbound only when both clocks are synchronised or one-way histograms are forced
+# HELP twampy_packets_sent_total Test packets sent, counted at the end of the round or period that settled their fate (reply or timeout), so that sent = received + lost
+# UNIT twampy_packets_sent_total {packet}
+# TYPE twampy_packets_sent_total counter
+twampy_packets_sent_total{${S}} 4
+# HELP twampy_packets_received_total Replies received within the timeout (duplicates excluded)
+# UNIT twampy_packets_received_total {packet}
+# TYPE twampy_packets_received_total counter
+twampy_packets_received_total{${S}} 3
+# HELP twampy_packets_lost_total Packets without a reply within the timeout; outbound and inbound only when the reflector keeps its own sequence counter
+# UNIT twampy_packets_lost_total {packet}
+# TYPE twampy_packets_lost_total counter
+twampy_packets_lost_total{${S},direction="roundtrip"} 1
+twampy_packets_lost_total{${S},direction="outbound"} 1
+twampy_packets_lost_total{${S},direction="inbound"} 0
+# HELP twampy_packets_duplicated_total Duplicate replies received
+# UNIT twampy_packets_duplicated_total {packet}
+# TYPE twampy_packets_duplicated_total counter
+twampy_packets_duplicated_total{${S}} 1
+# HELP twampy_packets_reordered_total Replies that arrived after a reply with a higher sequence number (RFC 4737)
+# UNIT twampy_packets_reordered_total {packet}
+# TYPE twampy_packets_reordered_total counter
+twampy_packets_reordered_total{${S}} 1
+# HELP twampy_packets_late_total Replies that arrived after the timeout (also counted as lost)
+# UNIT twampy_packets_late_total {packet}
+# TYPE twampy_packets_late_total counter
+twampy_packets_late_total{${S}} 1
+# HELP twampy_delay_seconds Delay per on-time reply in seconds, added at the end of each round or period; roundtrip always, outbound and inbound only when both clocks were synchronised for the whole period or one-way histograms are forced
 # UNIT twampy_delay_seconds s
 # TYPE twampy_delay_seconds histogram
 ${histogramLines('twampy_delay_seconds', `${S},direction="roundtrip"`, buckets, [0.005, 0.015, 0.05])}
@@ -105,32 +130,6 @@ twampy_edge{id="probe-1-r1:20001",${S}} 1
 # UNIT twampy_responder_processing_seconds s
 # TYPE twampy_responder_processing_seconds histogram
 ${histogramLines('twampy_responder_processing_seconds', 'source="probe-1"', PROCESSING_BUCKETS_S, [3e-6, 4e-5])}
-# HELP twampy_packets_sent_total Test packets sent
-# UNIT twampy_packets_sent_total {packet}
-# TYPE twampy_packets_sent_total counter
-twampy_packets_sent_total{${S}} 4
-# HELP twampy_packets_received_total Replies received within the timeout (duplicates excluded)
-# UNIT twampy_packets_received_total {packet}
-# TYPE twampy_packets_received_total counter
-twampy_packets_received_total{${S}} 3
-# HELP twampy_packets_lost_total Packets without a reply within the timeout; outbound and inbound only when the reflector keeps its own sequence counter
-# UNIT twampy_packets_lost_total {packet}
-# TYPE twampy_packets_lost_total counter
-twampy_packets_lost_total{${S},direction="roundtrip"} 1
-twampy_packets_lost_total{${S},direction="outbound"} 1
-twampy_packets_lost_total{${S},direction="inbound"} 0
-# HELP twampy_packets_duplicated_total Duplicate replies received
-# UNIT twampy_packets_duplicated_total {packet}
-# TYPE twampy_packets_duplicated_total counter
-twampy_packets_duplicated_total{${S}} 1
-# HELP twampy_packets_reordered_total Replies that arrived after a reply with a higher sequence number (RFC 4737)
-# UNIT twampy_packets_reordered_total {packet}
-# TYPE twampy_packets_reordered_total counter
-twampy_packets_reordered_total{${S}} 1
-# HELP twampy_packets_late_total Replies that arrived after the timeout (also counted as lost)
-# UNIT twampy_packets_late_total {packet}
-# TYPE twampy_packets_late_total counter
-twampy_packets_late_total{${S}} 1
 # HELP twampy_sender_packets_dropped_total Datagrams the sender could not use, by reason
 # UNIT twampy_sender_packets_dropped_total {packet}
 # TYPE twampy_sender_packets_dropped_total counter
@@ -203,18 +202,18 @@ test('a failed round removes latency and jitter instead of leaving the last good
 });
 
 test('one-way histograms need synchronised clocks unless forced; negative one-way delays are left out', async () => {
-  const unsynced = reply(T, 0, { rtt: 5, out: 2, in: 3 });
-  const negative = reply(T, 1, { rtt: 5, out: -4, in: 9 });
+  // Two replies with unsynchronised clocks, one of them with a negative outbound delay.
+  const period = stats(T, { outbound: dir(-4, -1, 2, 0, 0, [2, -4]), inbound: dir(3, 6, 9, 0, 0, [3, 9]), roundtrip: dir(5, 5, 5, 0, 0, [5, 5]) }, { sent: 2, received: 2 });
   for (const force of [false, true]) {
     const t = await startTestTelemetry({ oneWayHistograms: force });
     try {
       const s = t.sender();
-      s.onReply?.(unsynced);
-      s.onReply?.(negative);
+      s.onStats?.(period);
       const text = await t.exposition();
       assert.equal(sampleValue(text, `twampy_delay_seconds_count{${S},direction="roundtrip"}`), 2);
       assert.equal(sampleValue(text, `twampy_delay_seconds_count{${S},direction="outbound"}`), force ? 1 : undefined);
       assert.equal(sampleValue(text, `twampy_delay_seconds_count{${S},direction="inbound"}`), force ? 2 : undefined);
+      if (force) assert.equal(sampleValue(text, `twampy_delay_seconds_sum{${S},direction="outbound"}`), 0.002);
     } finally {
       await t.shutdown();
     }
@@ -227,9 +226,7 @@ test('removing a target removes all of its series and keeps the others', async (
     const s = t.sender();
     for (const name of ['a:1', 'b:1']) {
       s.onTargetAdded?.(name);
-      s.onSent?.({ target: name, seq: 0, bytes: 41, t1Ns: 0n });
-      s.onReply?.(reply(name, 0, { rtt: 1, out: 0.5, in: 0.5 }, { clockSynced: true }));
-      s.onStats?.(stats(name, { outbound: dir(1, 1, 1, 0, 0), inbound: dir(1, 1, 1, 0, 0), roundtrip: dir(1, 1, 1, 0, 0) }, { lostOutbound: 0, lostInbound: 0 }));
+      s.onStats?.(stats(name, { outbound: dir(0.5, 0.5, 0.5, 0, 0), inbound: dir(0.5, 0.5, 0.5, 0, 0), roundtrip: dir(1, 1, 1, 0, 0) }, { lostOutbound: 0, lostInbound: 0, clockSynced: true }));
     }
     const before = await t.exposition();
     const countOf = (text: string, target: string) => text.split('\n').filter((l) => l.includes(`target="${target}"`)).length;
@@ -237,8 +234,8 @@ test('removing a target removes all of its series and keeps the others', async (
     assert.ok(perTarget > 20, `expected the full set of series for a:1, got ${perTarget}`);
     assert.equal(countOf(before, 'b:1'), perTarget);
 
-    // A packet recorded just before the removal must not bring the series back.
-    s.onSent?.({ target: 'a:1', seq: 1, bytes: 41, t1Ns: 0n });
+    // A period recorded just before the removal must not bring the series back.
+    s.onStats?.(stats('a:1', { outbound: dir(0.5, 0.5, 0.5, 0, 0), inbound: dir(0.5, 0.5, 0.5, 0, 0), roundtrip: dir(1, 1, 1, 0, 0) }, { lostOutbound: 0, lostInbound: 0 }));
     s.onTargetRemoved?.('a:1');
     const after = await t.exposition();
     assert.equal(countOf(after, 'a:1'), 0);

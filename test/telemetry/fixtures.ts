@@ -3,7 +3,7 @@
  * with a fixed resource (so that `target_info` is reproducible), and a logger that records.
  */
 import { spawnSync } from 'node:child_process';
-import type { DirectionStats, ReplyEvent, StatsEvent, TargetStats } from '../../src/session/events.js';
+import type { DirectionStats, StatsEvent, TargetStats } from '../../src/session/events.js';
 import { Telemetry, type TelemetryLogger } from '../../src/telemetry/telemetry.js';
 import type { TelemetryOptions } from '../../src/telemetry/options.js';
 
@@ -49,46 +49,27 @@ export async function startTestTelemetry(
   }
 }
 
-/** A reply event; delays in milliseconds. */
-export function reply(
-  target: string,
-  seq: number,
-  ms: { rtt: number; out: number; in: number },
-  flags: Partial<Pick<ReplyEvent, 'clockSynced' | 'late' | 'duplicate' | 'reordered'>> = {},
-): ReplyEvent {
-  const ns = (v: number) => BigInt(Math.round(v * 1e6));
-  return {
-    target,
-    seq,
-    reflectorSeq: seq,
-    address: '127.0.0.1',
-    port: 20001,
-    t1Ns: 0n,
-    t2Ns: ns(ms.out),
-    t3Ns: ns(ms.out),
-    t4Ns: ns(ms.rtt),
-    rttNs: ns(ms.rtt),
-    outboundNs: ns(ms.out),
-    inboundNs: ns(ms.in),
-    bytes: 41,
-    senderTtl: 255,
-    clockSynced: flags.clockSynced ?? false,
-    late: flags.late ?? false,
-    duplicate: flags.duplicate ?? false,
-    reordered: flags.reordered ?? false,
-  };
-}
-
-/** Direction figures; null fields mean "nothing measured". */
-export function dir(minMs: number | null, avgMs: number | null, maxMs: number | null, jitterMs: number | null, lossPct: number | null): DirectionStats {
-  return { samples: minMs === null ? 0 : 1, minMs, avgMs, maxMs, jitterMs, p50Ms: avgMs, p90Ms: maxMs, p99Ms: maxMs, lossPct };
+/**
+ * Direction figures; null fields mean "nothing measured". `samplesMs`: the period's delay samples
+ * (default: one sample at `minMs`, none when it is null).
+ */
+export function dir(
+  minMs: number | null,
+  avgMs: number | null,
+  maxMs: number | null,
+  jitterMs: number | null,
+  lossPct: number | null,
+  samplesMs: number[] = minMs === null ? [] : [minMs],
+): DirectionStats {
+  const samplesNs = samplesMs.map((ms) => Math.round(ms * 1e6)).sort((a, b) => a - b);
+  return { samples: samplesNs.length, samplesNs, minMs, avgMs, maxMs, jitterMs, p50Ms: avgMs, p90Ms: maxMs, p99Ms: maxMs, lossPct };
 }
 
 /** A stats event. */
 export function stats(
   target: string,
   d: { outbound: DirectionStats; inbound: DirectionStats; roundtrip: DirectionStats },
-  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound' | 'clockSynced' | 'path'>> = {},
+  counts: Partial<Pick<TargetStats, 'sent' | 'received' | 'lost' | 'lostOutbound' | 'lostInbound' | 'duplicates' | 'reordered' | 'late' | 'clockSynced' | 'path'>> = {},
 ): StatsEvent {
   const received = counts.received ?? 1;
   return {
@@ -103,9 +84,9 @@ export function stats(
       lost: counts.lost ?? 0,
       lostOutbound: counts.lostOutbound ?? null,
       lostInbound: counts.lostInbound ?? null,
-      duplicates: 0,
-      reordered: 0,
-      late: 0,
+      duplicates: counts.duplicates ?? 0,
+      reordered: counts.reordered ?? 0,
+      late: counts.late ?? 0,
       ...d,
       reflectorStateful: counts.lostOutbound !== undefined ? true : null,
       path: counts.path ?? { hopsOutbound: null, hopsInbound: null, sentDscp: 0, reflectorRxDscp: null, replyDscp: null, remarkedOutbound: null, remarkedInbound: null },

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_DELAY_BUCKETS_S } from '../../src/telemetry/catalog.js';
-import { RecordingLogger, sampleValue, startTestTelemetry } from './fixtures.js';
+import { dir, RecordingLogger, sampleValue, startTestTelemetry, stats } from './fixtures.js';
 import { poll, startLive } from './live.js';
 import { latestWith, startOtlpReceiver, type OtlpRequest } from './otlp-receiver.js';
 
@@ -91,7 +91,7 @@ test('OTLP: the last batch is pushed on shutdown', async () => {
   const tel = await startTestTelemetry({ otlp: receiver.url, otlpProtocol: 'http/json' }, { OTEL_METRIC_EXPORT_INTERVAL: '600000' });
   try {
     const s = tel.sender();
-    for (let seq = 0; seq < 7; seq++) s.onSent?.({ target: 'final:1', seq, bytes: 41, t1Ns: 0n });
+    s.onStats?.(stats('final:1', { outbound: dir(null, null, null, null, null), inbound: dir(null, null, null, null, null), roundtrip: dir(1, 1, 1, 0, 0) }, { sent: 7, received: 7 }));
     assert.equal(receiver.requests.length, 0, 'nothing pushed before the interval');
     await tel.shutdown(3000);
     assert.equal(receiver.requests.length, 1);

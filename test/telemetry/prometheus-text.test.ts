@@ -1,24 +1,70 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seriesText, writeFamilies, type TextSeries } from '../../src/telemetry/prometheus-text.js';
+import { seriesPrefixes, TextArena, writeFamilies, type TextSeries } from '../../src/telemetry/prometheus-text.js';
 
 test('the exposition writer grows its buffer across any value, including the longest number texts', () => {
   const values = [0, 7, 10, 9_007_199_254_740_991, -1, 0.5, -0.0000012345678901234567, -1.2345678901234567e-308, 1.7976931348623157e308, Infinity, -Infinity, 123456.789];
-  // The writer starts at 4 KiB and doubles: shifting every line by one byte at a time (the label
-  // padding) puts each kind of value across a buffer boundary at least once.
+  // The writer starts at 4 KiB past the stored prefixes and doubles: shifting every line by one
+  // byte at a time (the label padding) puts each kind of value across a buffer boundary at least once.
   for (let pad = 0; pad < 64; pad++) {
+    const arena = new TextArena(256);
     const series: TextSeries[] = [];
     let expected = '# HELP g h\n# TYPE g gauge\n';
     for (let n = 0; n < 40; n++) {
       for (let i = 0; i < values.length; i++) {
         const labels = `i="${i}",p="${'x'.repeat(pad)}",n="${n}"`;
         const v = values[i]!;
-        series.push({ text: seriesText('g', labels), value: v });
+        series.push({ ...arena.add(seriesPrefixes('g', labels)), value: v, off: -1 });
         expected += `g{${labels}} ${v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v)}\n`;
       }
     }
-    const out = writeFamilies('', [{ exposedName: 'g', help: 'h', unit: '', type: 'gauge', series }]).toString();
+    const out = writeFamilies(arena, '', [{ exposedName: 'g', help: 'h', unit: '', type: 'gauge', series, cells: null }]).body.toString();
     assert.ok(out.length > 8192, 'the output crosses at least two buffer growths');
     assert.equal(out, expected, `padding ${pad}`);
   }
+});
+
+test('a lent exposition is never overwritten: not by the next exposition, nor by prefixes added meanwhile', () => {
+  const arena = new TextArena(64);
+  const series: TextSeries[] = [];
+  const family = (v: number) => [{ exposedName: 'g', help: 'h', unit: '', type: 'gauge' as const, series: series.map((s) => ({ ...s, value: v })), cells: null }];
+  for (let i = 0; i < 50; i++) series.push({ ...arena.add(seriesPrefixes('g', `i="${i}"`)), value: null, off: -1 });
+  const first = writeFamilies(arena, '', family(1));
+  const firstText = first.body.toString();
+  // Not released: the second exposition must go elsewhere; new series' prefixes must not land in it.
+  for (let i = 50; i < 400; i++) arena.add(seriesPrefixes('g', `i="${i}"`));
+  const second = writeFamilies(arena, '', family(2));
+  assert.equal(first.body.toString(), firstText);
+  assert.match(second.body.toString(), /^g\{i="0"\} 2$/m);
+  first.release();
+  second.release();
+  // Released: the scratch space is reused, and the output is still right.
+  const third = writeFamilies(arena, '', family(3));
+  assert.match(third.body.toString(), /^g\{i="49"\} 3$/m);
+  assert.equal(third.body.buffer, arena.buf.buffer, 'written in the arena, not copied out');
+});
+
+test('histogram lines from cells and from SDK points are the same text; prefixes survive arena compaction', () => {
+  const arena = new TextArena(64);
+  const boundaries = [0.001, 0.01];
+  const dead = arena.add(seriesPrefixes('h', 'target="gone"', boundaries));
+  const a = arena.add(seriesPrefixes('h', 'target="a"', boundaries));
+  const b = arena.add(seriesPrefixes('h', 'target="b"', boundaries));
+  // Cells: count, sum, min, max, then per-bucket (not cumulative) counts.
+  const cells = new Float64Array([3, 0.5, 0.0005, 0.4, 1, 1, 1]);
+  const fromCells = () => writeFamilies(arena, '', [{ exposedName: 'h', help: 'x', unit: 's', type: 'histogram', series: [{ ...a, value: null, off: 0 }], cells }]).body.toString();
+  const sdk = { buckets: { boundaries, counts: [1, 1, 1] }, count: 3, sum: 0.5 };
+  const fromSdk = writeFamilies(arena, '', [{ exposedName: 'h', help: 'x', unit: 's', type: 'histogram', series: [{ ...a, value: sdk, off: -1 }], cells: null }]).body.toString();
+  const expected =
+    '# HELP h x\n# UNIT h s\n# TYPE h histogram\nh_count{target="a"} 3\nh_sum{target="a"} 0.5\n' +
+    'h_bucket{target="a",le="0.001"} 1\nh_bucket{target="a",le="0.01"} 2\nh_bucket{target="a",le="+Inf"} 3\n';
+  assert.equal(fromCells(), expected);
+  assert.equal(fromSdk, expected);
+  arena.release(dead);
+  const before = a.textStart;
+  arena.compact([a, b]);
+  assert.ok(a.textStart < before, 'the live prefixes moved down over the released ones');
+  assert.equal(fromCells(), expected);
+  const bText = writeFamilies(arena, '', [{ exposedName: 'h', help: 'x', unit: 's', type: 'histogram', series: [{ ...b, value: null, off: 0 }], cells }]).body.toString();
+  assert.equal(bText, expected.replaceAll('target="a"', 'target="b"'));
 });

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { MetricsListenError, PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/server.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
-import { dir, promtoolCheck, RecordingLogger, reply, requireTool, startTestTelemetry, stats } from './fixtures.js';
+import { dir, promtoolCheck, RecordingLogger, requireTool, startTestTelemetry, stats } from './fixtures.js';
 
 interface Got {
   status: number;
@@ -32,8 +32,6 @@ function feed(t: Telemetry, targets: number): void {
   for (let i = 0; i < targets; i++) {
     const name = `10.0.${i >> 8}.${i & 255}:20001`;
     s.onTargetAdded?.(name);
-    s.onSent?.({ target: name, seq: 0, bytes: 41, t1Ns: 0n });
-    s.onReply?.(reply(name, 0, { rtt: 1.5, out: 0.7, in: 0.8 }, { clockSynced: true }));
     s.onStats?.(stats(name, { outbound: dir(0.7, 0.7, 0.7, 0, 0), inbound: dir(0.8, 0.8, 0.8, 0, 0), roundtrip: dir(1.5, 1.5, 1.5, 0, 0) }, { lostOutbound: 0, lostInbound: 0 }));
   }
 }
