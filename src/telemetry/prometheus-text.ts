@@ -219,7 +219,10 @@ class ExpositionWriter {
   ) {
     arena.beginScratch();
     this.pos = arena.prefixCapacity;
-    if (arena.buf.length - this.pos < sizeHint) arena.reallocate(arena.prefixCapacity, sizeHint);
+    // Without a previous size, the prefixes plus a quarter for the values is close (lines are
+    // ~90 bytes of prefix and ~5 of value), so that the first exposition does not grow step by step.
+    const want = sizeHint > 0 ? sizeHint : Math.ceil(arena.used * 1.25) + 4096;
+    if (arena.buf.length - this.pos < want) arena.reallocate(arena.prefixCapacity, want);
   }
 
   private reserve(n: number): void {
@@ -276,11 +279,12 @@ class ExpositionWriter {
 
 /**
  * Writes the exposition from families whose series' prefixes are in `arena` (the scrape path).
- * `sizeHint`: the previous exposition's size, so that the buffer grows at most once. The body is
+ * `sizeHint`: the previous exposition's size (0: estimated from the prefixes), so that the
+ * buffer grows at most once. The body is
  * a view of the arena's scratch space: call `release` once it has been sent or compressed.
  */
 export function writeFamilies(arena: TextArena, targetInfoText: string, families: Iterable<TextFamily>, sizeHint = 0): { body: Buffer; release: () => void } {
-  const w = new ExpositionWriter(arena, sizeHint + 1024);
+  const w = new ExpositionWriter(arena, sizeHint > 0 ? sizeHint + 1024 : 0);
   w.text(targetInfoText);
   let any = false;
   for (const f of families) {

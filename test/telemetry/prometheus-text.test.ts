@@ -4,8 +4,9 @@ import { seriesPrefixes, TextArena, writeFamilies, type TextSeries } from '../..
 
 test('the exposition writer grows its buffer across any value, including the longest number texts', () => {
   const values = [0, 7, 10, 9_007_199_254_740_991, -1, 0.5, -0.0000012345678901234567, -1.2345678901234567e-308, 1.7976931348623157e308, Infinity, -Infinity, 123456.789];
-  // The writer starts at 4 KiB past the stored prefixes and doubles: shifting every line by one
-  // byte at a time (the label padding) puts each kind of value across a buffer boundary at least once.
+  // With a size hint of 1 byte the writer starts at about 1 KiB of scratch and doubles: shifting
+  // every line by one byte at a time (the label padding) puts each kind of value across a buffer
+  // boundary at least once.
   for (let pad = 0; pad < 64; pad++) {
     const arena = new TextArena(256);
     const series: TextSeries[] = [];
@@ -18,7 +19,7 @@ test('the exposition writer grows its buffer across any value, including the lon
         expected += `g{${labels}} ${v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v)}\n`;
       }
     }
-    const out = writeFamilies(arena, '', [{ exposedName: 'g', help: 'h', unit: '', type: 'gauge', series, cells: null }]).body.toString();
+    const out = writeFamilies(arena, '', [{ exposedName: 'g', help: 'h', unit: '', type: 'gauge', series, cells: null }], 1).body.toString();
     assert.ok(out.length > 8192, 'the output crosses at least two buffer growths');
     assert.equal(out, expected, `padding ${pad}`);
   }
