@@ -1,16 +1,23 @@
 /**
- * Telemetry cost: one `twampy sender` process measuring 1,000 targets at 1 packet/s each (four
- * loopback responders, 250 targets each), run with telemetry off (the baseline, twice: before
- * and after, to show the noise), with `--metrics` scraped every 5 s (the compose demo's
- * interval) and every 15 s (the Helm chart's), and with `--metrics` plus OTLP push every 5 s to a
- * loopback sink. Scrapes ask for gzip, as Prometheus does. Reports the sender's CPU and RSS per
- * configuration, the CPU ratio against the baseline, and the /metrics scrape time and size.
+ * Telemetry cost: `twampy sender` measuring 1,000 targets at 1 packet/s each (four loopback
+ * responders, 250 targets each), with telemetry on against the same sender with telemetry off.
+ *
+ * Method: pairs run side by side. Each measurement starts two senders at once, one with telemetry
+ * off (the baseline) and one with it on, against the same responders, and reads both processes'
+ * CPU time over the same window, so that the shared machine's drift hits both alike (one after
+ * the other, identical runs differed by up to 3 points of a core, the size of the whole budget).
+ * Configurations: `--metrics` scraped every 5 s (the compose demo's interval) and every 15 s (the
+ * Helm chart's), and `--metrics` plus OTLP push every 5 s to a loopback sink; scrapes ask for
+ * gzip, as Prometheus does. Each configuration is measured in every round; one pair of two
+ * baselines shows what the method reads when nothing differs. Reported per pair: CPU of each
+ * process (and the share on threads other than the main one: V8's collector, zlib), the ratio,
+ * RSS, and the /metrics scrape time and size.
  *
  * Goal (issue 3): telemetry costs less than 10 % more CPU than measuring alone; a scrape takes
  * under 100 ms.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,17 +28,33 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RESPONDERS = 4;
 const PER_RESPONDER = 250;
-const WARMUP_S = Number(process.env.BENCH_TELEMETRY_WARMUP_S ?? 10);
-const WINDOW_S = Number(process.env.BENCH_TELEMETRY_WINDOW_S ?? 30);
+const WARMUP_S = Number(process.env.BENCH_TELEMETRY_WARMUP_S ?? 15);
+/**
+ * Window of each pair. A full mark-compact of the sender's heap costs a few hundred ms of CPU and
+ * comes every 15-60 s; a window of a minute or more keeps one more or less from swinging a
+ * ratio by much.
+ */
+const WINDOW_S = Number(process.env.BENCH_TELEMETRY_WINDOW_S ?? 60);
+const ROUNDS = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
 const SCRAPE_EVERY_MS = 5000;
 /** The Helm chart's ServiceMonitor / PodMonitor interval. */
 const SCRAPE_EVERY_MS_CHART = 15_000;
-/** The 15 s row's window: three intervals, so that it holds the same share of scrapes as the 5 s rows. */
-const CHART_WINDOW_S = Math.max(WINDOW_S, (3 * SCRAPE_EVERY_MS_CHART) / 1000);
 
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (USER_HZ = 100)
+/** CPU time of a process in clock ticks (USER_HZ = 100), split into its main thread and the others. */
+function cpuTicks(pid: number): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const t = Number(f[11]) + Number(f[12]); // utime + stime
+      if (Number(tid) === pid) main += t;
+      else other += t;
+    } catch {
+      // A thread that ended between listing and reading.
+    }
+  }
+  return { main, other };
 }
 
 function rssMiB(pid: number): number {
@@ -130,59 +153,89 @@ async function waitReady(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-interface Result {
-  name: string;
-  windowS: number;
-  everyMs: number;
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** One sender of a pair. */
+interface SenderSpec {
+  extra: string[];
+  env: Record<string, string>;
+  /** Port of /metrics to scrape, with the interval. */
+  metrics?: { port: number; everyMs: number };
+}
+
+interface Measured {
   cpuPct: number;
+  otherPct: number;
   rssMiB: number;
   scrapes: Scrape[];
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-}
-
-async function measureSender(
-  name: string,
-  targetsFile: string,
-  extra: string[],
-  env: Record<string, string>,
-  metricsPort?: number,
-  everyMs = SCRAPE_EVERY_MS,
-  windowS = WINDOW_S,
-): Promise<Result> {
-  const p = spawn(process.execPath, [CLI, 'sender', '--targets-file', targetsFile, '--forever', '-i', '1000', '-q', ...extra], {
+function spawnSender(name: string, targetsFile: string, spec: SenderSpec): ChildProcess {
+  const p = spawn(process.execPath, [CLI, 'sender', '--targets-file', targetsFile, '--forever', '-i', '1000', '-q', ...spec.extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...spec.env },
   });
   let stderr = '';
   p.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   p.once('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM') process.stderr.write(`bench/telemetry: sender (${name}) exited ${code ?? signal}: ${stderr}\n`);
   });
+  return p;
+}
+
+/** Runs the senders of `specs` side by side and measures them over the same window. */
+async function measureTogether(names: string[], targetsFile: string, specs: SenderSpec[]): Promise<Measured[]> {
+  const procs = specs.map((spec, i) => spawnSender(names[i]!, targetsFile, spec));
   try {
-    if (metricsPort !== undefined) await waitReady(metricsPort, 60_000);
+    for (const spec of specs) if (spec.metrics) await waitReady(spec.metrics.port, 60_000);
     await sleep(WARMUP_S * 1000);
-    const scrapes: Scrape[] = [];
-    if (metricsPort !== undefined) {
-      // Every target measured and in the exposition before the window starts.
-      const first = await scrape(metricsPort);
-      if (first.series < 20 * RESPONDERS * PER_RESPONDER) throw new Error(`only ${first.series} series after warm-up`);
+    for (const spec of specs) {
+      if (!spec.metrics) continue;
+      // Every target's first period complete and in the exposition before the window starts.
+      const deadline = Date.now() + 60_000;
+      for (let series = 0; series < 20 * RESPONDERS * PER_RESPONDER; ) {
+        if (Date.now() > deadline) throw new Error(`only ${series} series a minute after warm-up`);
+        series = (await scrape(spec.metrics.port)).series;
+        if (series < 20 * RESPONDERS * PER_RESPONDER) await sleep(2000);
+      }
     }
-    const c0 = cpuTicks(p.pid!);
-    const end = Date.now() + windowS * 1000;
-    while (Date.now() < end) {
-      const next = Date.now() + everyMs;
-      if (metricsPort !== undefined) scrapes.push(await scrape(metricsPort));
-      await sleep(Math.max(0, Math.min(next, end) - Date.now()));
-    }
-    const c1 = cpuTicks(p.pid!);
-    return { name, windowS, everyMs, cpuPct: ((c1 - c0) / 100 / windowS) * 100, rssMiB: rssMiB(p.pid!), scrapes };
+    const c0 = procs.map((p) => cpuTicks(p.pid!));
+    const t0 = performance.now();
+    const end = Date.now() + WINDOW_S * 1000;
+    const scrapes = await Promise.all(
+      specs.map(async (spec) => {
+        const out: Scrape[] = [];
+        if (!spec.metrics) return out;
+        while (Date.now() < end) {
+          const next = Date.now() + spec.metrics.everyMs;
+          out.push(await scrape(spec.metrics.port));
+          await sleep(Math.max(0, Math.min(next, end) - Date.now()));
+        }
+        return out;
+      }),
+    );
+    await sleep(Math.max(0, end - Date.now()));
+    const elapsedS = (performance.now() - t0) / 1000;
+    return procs.map((p, i) => {
+      const c1 = cpuTicks(p.pid!);
+      const ticks = c1.main + c1.other - c0[i]!.main - c0[i]!.other;
+      return { cpuPct: ticks / elapsedS, otherPct: (c1.other - c0[i]!.other) / elapsedS, rssMiB: rssMiB(p.pid!), scrapes: scrapes[i]! };
+    });
   } finally {
-    await stop(p);
+    await Promise.all(procs.map(stop));
   }
+}
+
+interface PairResult {
+  config: string;
+  round: number;
+  off: Measured;
+  on: Measured;
 }
 
 /** Runs the telemetry benchmark; returns markdown tables. */
@@ -212,44 +265,60 @@ export async function run(): Promise<string> {
     const targetsFile = join(dir, 'targets.yaml');
     writeFileSync(targetsFile, targets.map((t) => `- "${t}"`).join('\n') + '\n');
 
-    const results: Result[] = [];
-    results.push(await measureSender('telemetry off (baseline, before)', targetsFile, [], {}));
-    let port = await freePort();
-    results.push(await measureSender('--metrics, scraped every 5 s', targetsFile, ['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(port)], {}, port));
-    port = await freePort();
-    results.push(
-      await measureSender('--metrics, scraped every 15 s', targetsFile, ['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(port)], {}, port, SCRAPE_EVERY_MS_CHART, CHART_WINDOW_S),
-    );
-    port = await freePort();
-    results.push(
-      await measureSender(
-        '--metrics + --otlp (push every 5 s)',
-        targetsFile,
-        ['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(port), '--otlp', `http://127.0.0.1:${sinkPort}`],
-        { OTEL_METRIC_EXPORT_INTERVAL: String(SCRAPE_EVERY_MS) },
-        port,
-      ),
-    );
-    results.push(await measureSender('telemetry off (baseline, after)', targetsFile, [], {}));
+    const metricsArgs = (port: number) => ['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(port)];
+    const configs: { name: string; on: (port: number) => SenderSpec }[] = [
+      { name: '--metrics, scraped every 5 s', on: (port) => ({ extra: metricsArgs(port), env: {}, metrics: { port, everyMs: SCRAPE_EVERY_MS } }) },
+      { name: '--metrics, scraped every 15 s', on: (port) => ({ extra: metricsArgs(port), env: {}, metrics: { port, everyMs: SCRAPE_EVERY_MS_CHART } }) },
+      {
+        name: '--metrics + --otlp (scrape and push every 5 s)',
+        on: (port) => ({
+          extra: [...metricsArgs(port), '--otlp', `http://127.0.0.1:${sinkPort}`],
+          env: { OTEL_METRIC_EXPORT_INTERVAL: String(SCRAPE_EVERY_MS) },
+          metrics: { port, everyMs: SCRAPE_EVERY_MS },
+        }),
+      },
+    ];
+    const off: SenderSpec = { extra: [], env: {} };
+    const pairs: PairResult[] = [];
+    // What the method reads when both sides are the same.
+    const [a, b] = await measureTogether(['off A', 'off B'], targetsFile, [off, off]);
+    pairs.push({ config: 'telemetry off against telemetry off', round: 1, off: a!, on: b! });
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const c of configs) {
+        const port = await freePort();
+        const [o, n] = await measureTogether(['off', c.name], targetsFile, [off, c.on(port)]);
+        pairs.push({ config: c.name, round, off: o!, on: n! });
+      }
+    }
 
-    const base = (results[0]!.cpuPct + results.at(-1)!.cpuPct) / 2;
-    const rows = results.map(
-      (r) => `| ${r.name} | ${r.cpuPct.toFixed(1)} | ${(r.cpuPct / base).toFixed(2)} | ${r.rssMiB.toFixed(0)} |`,
+    const rows = pairs.map(
+      (p) =>
+        `| ${p.config} | ${p.round} | ${p.off.cpuPct.toFixed(1)} (${p.off.otherPct.toFixed(1)}) | ${p.on.cpuPct.toFixed(1)} (${p.on.otherPct.toFixed(1)}) | ${(p.on.cpuPct / p.off.cpuPct).toFixed(2)} | ${p.off.rssMiB.toFixed(0)} / ${p.on.rssMiB.toFixed(0)} |`,
     );
-    const all = results.flatMap((r) => r.scrapes);
+    const summary = [pairs[0]!.config, ...configs.map((c) => c.name)].map((name) => {
+      const ps = pairs.filter((p) => p.config === name);
+      const ratios = ps.map((p) => p.on.cpuPct / p.off.cpuPct);
+      return `| ${name} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} |`;
+    });
+    const all = pairs.flatMap((p) => p.on.scrapes);
     const ms = all.map((s) => s.ms);
     const last = all.at(-1);
     return [
-      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders; CPU over ${WINDOW_S} s (the 15 s row: ${CHART_WINDOW_S} s) after ${WARMUP_S} s warm-up; ratio against the mean of the two baselines.`,
+      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. Each row: two senders side by side over the same ${WINDOW_S} s window after ${WARMUP_S} s warm-up, telemetry off against the configuration; CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
       '',
-      '| sender | CPU (% of one core) | CPU ratio | RSS (MiB) |',
-      '|---|---:|---:|---:|',
+      '| configuration | round | CPU off | CPU on | ratio | RSS off / on (MiB) |',
+      '|---|---:|---:|---:|---:|---:|',
       ...rows,
+      '',
+      '| configuration | median ratio | ratio per round |',
+      '|---|---:|---|',
+      ...summary,
       '',
       '| /metrics scrape (client side, over loopback, gzip asked for) | value |',
       '|---|---:|',
       `| scrapes | ${all.length} |`,
       `| median time (ms) | ${median(ms).toFixed(1)} |`,
+      `| p90 time (ms) | ${[...ms].sort((x, y) => x - y)[Math.floor(ms.length * 0.9)]?.toFixed(1) ?? 'NaN'} |`,
       `| max time (ms) | ${Math.max(...ms).toFixed(1)} |`,
       `| size (bytes) | ${last?.bytes ?? NaN} |`,
       `| sent gzipped (bytes; zlib's default level would give ${last?.gzipBytes ?? NaN}) | ${last?.wireBytes ?? NaN} |`,
