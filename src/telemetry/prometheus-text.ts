@@ -212,6 +212,8 @@ const NEWLINE = 0x0a;
  */
 class ExpositionWriter {
   private pos: number;
+  /** The arena's Buffer, held here (refreshed when it grows) to save a load per write. */
+  private buf: Buffer;
 
   constructor(
     private readonly arena: TextArena,
@@ -223,33 +225,53 @@ class ExpositionWriter {
     // ~90 bytes of prefix and ~5 of value), so that the first exposition does not grow step by step.
     const want = sizeHint > 0 ? sizeHint : Math.ceil(arena.used * 1.25) + 4096;
     if (arena.buf.length - this.pos < want) arena.reallocate(arena.prefixCapacity, want);
+    this.buf = arena.buf;
   }
 
   private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
     const written = this.pos - this.arena.prefixCapacity;
-    if (this.pos + n > this.arena.buf.length) this.arena.reallocate(this.arena.prefixCapacity, Math.max(2 * written, written + n), written);
+    this.arena.reallocate(this.arena.prefixCapacity, Math.max(2 * written, written + n), written);
+    this.buf = this.arena.buf;
   }
 
   /** A stored prefix. */
   prefix(start: number, len: number): void {
     this.reserve(len);
-    this.arena.buf.copyWithin(this.pos, start, start + len);
+    this.buf.copyWithin(this.pos, start, start + len);
     this.pos += len;
   }
 
   /** Any string (HELP text, target_info): UTF-8. */
   text(s: string): void {
     this.reserve(Buffer.byteLength(s));
-    this.pos += this.arena.buf.write(s, this.pos, 'utf8');
+    this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
   /** A sample value and the newline. */
   value(v: number): void {
+    if (v >= 0 && v <= 0x7fffffff && (v | 0) === v) {
+      // Counts and most gauges: int32 arithmetic, no float division.
+      const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+      this.reserve(digits + 1);
+      const b = this.buf;
+      const end = this.pos + digits;
+      let p = end;
+      let x = v;
+      do {
+        const q = (x / 10) | 0;
+        b[--p] = 0x30 + x - q * 10;
+        x = q;
+      } while (x > 0);
+      b[end] = NEWLINE;
+      this.pos = end + 1;
+      return;
+    }
     if (Number.isSafeInteger(v) && v >= 0) {
       let digits = 1;
       for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
       this.reserve(digits + 1);
-      const b = this.arena.buf;
+      const b = this.buf;
       const end = this.pos + digits;
       let p = end;
       let x = v;
@@ -263,7 +285,7 @@ class ExpositionWriter {
     }
     const s = v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
     this.reserve(s.length + 1);
-    const b = this.arena.buf;
+    const b = this.buf;
     let p = this.pos;
     for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
     b[p++] = NEWLINE;
@@ -272,7 +294,7 @@ class ExpositionWriter {
 
   /** The exposition, a view of the scratch space, lent until `release` is called. */
   done(): { body: Buffer; release: () => void } {
-    const body = this.arena.buf.subarray(this.arena.prefixCapacity, this.pos);
+    const body = this.buf.subarray(this.arena.prefixCapacity, this.pos);
     return { body, release: this.arena.lend(body) };
   }
 }
