@@ -205,11 +205,16 @@ export class SenderMetrics implements SenderObserver {
       this.delaySamples(t, 'outbound', s.outbound.samplesNs);
       this.delaySamples(t, 'inbound', s.inbound.samplesNs);
     }
-    this.figures(t, (d, f) => {
-      const ds = s[d];
-      const v = f === 'min' ? ds.minMs : f === 'avg' ? ds.avgMs : f === 'max' ? ds.maxMs : f === 'jitter' ? ds.jitterMs : ds.lossPct;
-      return v ?? NaN;
-    });
+    for (let i = 0; i < DIRECTIONS.length; i++) {
+      const ds = s[DIRECTIONS[i]!];
+      const g = i * FIGURES.length;
+      // In FIGURES order: min, avg, max, jitter, loss.
+      t.gauges[g]!.set(ds.minMs ?? NaN);
+      t.gauges[g + 1]!.set(ds.avgMs ?? NaN);
+      t.gauges[g + 2]!.set(ds.maxMs ?? NaN);
+      t.gauges[g + 3]!.set(ds.jitterMs ?? NaN);
+      t.gauges[g + 4]!.set(ds.lossPct ?? NaN);
+    }
     // Enum style, as the seed's prometheus_client Enum: the current state 1, the other 0.
     t.gauges[SLOT_RESULT_OK]!.set(e.result === 'ok' ? 1 : 0);
     t.gauges[SLOT_RESULT_ERROR]!.set(e.result === 'error' ? 1 : 0);
