@@ -9,7 +9,7 @@ import { Sender } from '../../src/session/sender.js';
 import { encodeErrorEstimate } from '../../src/protocol/error-estimate.js';
 import { DgramTransport } from '../../src/transport/dgram.js';
 import { loopbackResponder, SENDER_DEFAULTS } from '../helpers/loopback.js';
-import { startRelay, type Relay } from '../helpers/relay.js';
+import { startRelay, type Impairment, type Relay } from '../helpers/relay.js';
 
 /** A running loopback measurement. */
 export interface Live {
@@ -30,6 +30,11 @@ export interface LiveOptions {
   synced?: boolean;
   /** Rolling statistics period, ms. */
   periodMs?: number;
+  /** Loss timeout, ms (default 2000). */
+  timeoutMs?: number;
+  /** Impairments of a relay in front of the targets listed in `impaired` (indexes). */
+  impairment?: { outbound?: Impairment; inbound?: Impairment };
+  impaired?: number[];
   senderObserver: SenderObserver;
   responderObserver: ResponderObserver;
 }
@@ -43,7 +48,7 @@ export async function startLive(o: LiveOptions): Promise<Live> {
       ...SENDER_DEFAULTS,
       count: 0,
       intervalMs: o.intervalMs,
-      timeoutMs: 2000,
+      timeoutMs: o.timeoutMs ?? 2000,
       periodMs: o.periodMs ?? 1000,
       errorEstimate,
       localAddress: '127.0.0.1',
@@ -64,8 +69,12 @@ export async function startLive(o: LiveOptions): Promise<Live> {
   try {
     for (let i = 0; i < o.targets; i++) {
       let port = responder.port;
-      if (o.delayMs && o.delayed?.includes(i)) {
-        const relay = await startRelay({ address: '127.0.0.1', port: responder.port }, { outbound: { delayMs: o.delayMs } });
+      const delayed = o.delayMs !== undefined && o.delayed?.includes(i) === true;
+      const impaired = o.impairment !== undefined && o.impaired?.includes(i) === true;
+      if (delayed || impaired) {
+        const impairment = { ...(impaired ? o.impairment : {}) };
+        if (delayed) impairment.outbound = { ...impairment.outbound, delayMs: o.delayMs };
+        const relay = await startRelay({ address: '127.0.0.1', port: responder.port }, impairment);
         relays.push(relay);
         port = relay.port;
       }
