@@ -207,7 +207,7 @@ const NEWLINE = 0x0a;
 
 /**
  * Writes an exposition into the arena's scratch space: prefixes are copied within that Buffer,
- * integers written digit by digit, other numbers as their ASCII text. Nothing is allocated for
+ * int32 values written digit by digit, other numbers as their ASCII text. Nothing is allocated for
  * the garbage collector but the text of non-integer values.
  */
 class ExpositionWriter {
@@ -251,7 +251,8 @@ class ExpositionWriter {
   /** A sample value and the newline. */
   value(v: number): void {
     if (v >= 0 && v <= 0x7fffffff && (v | 0) === v) {
-      // Counts and most gauges: int32 arithmetic, no float division.
+      // Counts and most gauges: int32 arithmetic, no float division. Anything else, larger
+      // integers included, is its JavaScript text, which is what the SDK's serializer writes.
       const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
       this.reserve(digits + 1);
       const b = this.buf;
@@ -262,22 +263,6 @@ class ExpositionWriter {
         const q = (x / 10) | 0;
         b[--p] = 0x30 + x - q * 10;
         x = q;
-      } while (x > 0);
-      b[end] = NEWLINE;
-      this.pos = end + 1;
-      return;
-    }
-    if (Number.isSafeInteger(v) && v >= 0) {
-      let digits = 1;
-      for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-      this.reserve(digits + 1);
-      const b = this.buf;
-      const end = this.pos + digits;
-      let p = end;
-      let x = v;
-      do {
-        b[--p] = 0x30 + (x % 10);
-        x = Math.floor(x / 10);
       } while (x > 0);
       b[end] = NEWLINE;
       this.pos = end + 1;
