@@ -56,7 +56,6 @@ interface TargetCounters {
 }
 
 interface TargetState {
-  base: Attributes;
   dir: Record<Direction, Attributes>;
   counters: TargetCounters;
   /** Delay histogram series per direction, created at the first value (a direction never measured has none). */
@@ -150,7 +149,7 @@ export class SenderMetrics implements SenderObserver {
       remarkedOutbound: this.remarked.series(dir.outbound),
       remarkedInbound: this.remarked.series(dir.inbound),
     };
-    t = { base, dir, counters, delay: {}, gauges };
+    t = { dir, counters, delay: {}, gauges };
     this.targets.set(name, t);
     this.store.keepSeries(LABEL.target, name);
     // Zero-initialise the counters so that rate() and increase() work from the first scrape. Loss
@@ -160,12 +159,9 @@ export class SenderMetrics implements SenderObserver {
     return t;
   }
 
-  /** Sets the per-direction figures (NaN = no figure, the series goes away). */
-  private figures(t: TargetState, values: (d: Direction, f: (typeof FIGURES)[number]) => number): void {
-    for (let i = 0; i < DIRECTIONS.length; i++) {
-      const d = DIRECTIONS[i]!;
-      for (let j = 0; j < FIGURES.length; j++) t.gauges[i * FIGURES.length + j]!.set(values(d, FIGURES[j]!));
-    }
+  /** Removes every per-direction figure (no current value). */
+  private clearFigures(t: TargetState): void {
+    for (let slot = 0; slot < DIRECTIONS.length * FIGURES.length; slot++) t.gauges[slot]!.set(NaN);
   }
 
   /** A target joined the running sender. */
@@ -233,8 +229,7 @@ export class SenderMetrics implements SenderObserver {
   /** Buckets a period's delay samples (ns, ascending) into the target's histogram of direction `d`. */
   private delaySamples(t: TargetState, d: Direction, samplesNs: readonly number[]): void {
     // The series appears at its first value; negative one-way delays (unsynchronised clocks) are
-    // skipped, as an SDK histogram drops them.
-    if (samplesNs.length === 0 || samplesNs[samplesNs.length - 1]! < 0) return;
+    // dropped, as an SDK histogram drops them.
     (t.delay[d] ??= this.delay.series(t.dir[d])).recordSorted(samplesNs, NS_PER_S);
   }
 
@@ -252,7 +247,7 @@ export class SenderMetrics implements SenderObserver {
     this.errors.add(1, { [LABEL.source]: this.opts.source, [LABEL.target]: e.target, [LABEL.reason]: e.code.toLowerCase() });
     const t = this.targets.get(e.target);
     if (!t) return;
-    this.figures(t, () => NaN);
+    this.clearFigures(t);
     this.hopFigures(t, NaN, NaN);
     t.gauges[SLOT_RESULT_OK]!.set(0);
     t.gauges[SLOT_RESULT_ERROR]!.set(1);

@@ -209,7 +209,8 @@ function cellValue(m: StoredMetric, p: StoredPoint): number | Histogram {
   const min = c[off + HISTOGRAM_CELLS.min]!;
   const max = c[off + HISTOGRAM_CELLS.max]!;
   return {
-    buckets: { boundaries: [...boundaries], counts: Array.from(c.subarray(off + HISTOGRAM_CELLS.buckets, off + HISTOGRAM_CELLS.buckets + boundaries.length + 1)) },
+    // The boundaries never change: shared, as the SDK's own points share their aggregator's.
+    buckets: { boundaries: boundaries as number[], counts: Array.from(c.subarray(off + HISTOGRAM_CELLS.buckets, off + HISTOGRAM_CELLS.buckets + boundaries.length + 1)) },
     count: c[off + HISTOGRAM_CELLS.count]!,
     sum: c[off + HISTOGRAM_CELLS.sum]!,
     min: Number.isNaN(min) ? undefined : min,
@@ -221,7 +222,7 @@ function cellValue(m: StoredMetric, p: StoredPoint): number | Histogram {
  * What the series handles share: finds or creates the point of one attribute set in a store-kept
  * metric, and lets it go.
  */
-abstract class CellSeries {
+export abstract class CellSeries {
   protected point: StoredPoint | null = null;
 
   constructor(
@@ -261,9 +262,9 @@ function removePoint(m: StoredMetric, key: string, p: StoredPoint): void {
 
 /** One series of a `StoreHistogram`: records straight into its cumulative cells. */
 export class HistogramSeries extends CellSeries {
-  /** Adds one value (NaN is ignored, as the SDK does). */
+  /** Adds one value (NaN and negative values are dropped, as the SDK's histogram drops them). */
   record(value: number): void {
-    if (Number.isNaN(value)) return;
+    if (!(value >= 0)) return;
     const off = this.attach().off;
     const c = this.metric.cells!.data;
     const b = this.metric.boundaries!;
@@ -284,9 +285,10 @@ export class HistogramSeries extends CellSeries {
   }
 
   /**
-   * Adds every value of `ascending` divided by `divisor`, e.g. a period's delay samples in ns with
-   * 1e9 for seconds: one attachment and one walk up the buckets, as the values are sorted. Negative
-   * and NaN values are skipped, as the SDK's histogram drops them. Nothing happens for no values.
+   * Adds every value of `ascending` (sorted, no NaN) divided by `divisor`, e.g. a period's delay
+   * samples in ns with 1e9 for seconds: one attachment and one walk up the buckets. The same as
+   * `record` for each value (a property test holds both to the SDK): negative values are dropped,
+   * and nothing happens for no values.
    */
   recordSorted(ascending: readonly number[], divisor: number): void {
     let i = 0;
@@ -298,6 +300,8 @@ export class HistogramSeries extends CellSeries {
     let bucket = 0;
     let sum = 0;
     let n = 0;
+    let min = c[off + HISTOGRAM_CELLS.min]!;
+    let max = c[off + HISTOGRAM_CELLS.max]!;
     for (; i < ascending.length; i++) {
       const value = ascending[i]! / divisor;
       // The SDK's rule, as in record(): the first boundary >= value.
@@ -305,27 +309,18 @@ export class HistogramSeries extends CellSeries {
       c[off + HISTOGRAM_CELLS.buckets + bucket]++;
       sum += value;
       n++;
+      // Compared value by value, as record() does (0 and -0 sort in either order).
+      if (!(value >= min)) min = value;
+      if (!(value <= max)) max = value;
     }
-    const min = ascending[ascending.length - n]! / divisor;
-    const max = ascending[ascending.length - 1]! / divisor;
     c[off + HISTOGRAM_CELLS.count] += n;
     c[off + HISTOGRAM_CELLS.sum] += sum;
-    if (!(min >= c[off + HISTOGRAM_CELLS.min]!)) c[off + HISTOGRAM_CELLS.min] = min;
-    if (!(max <= c[off + HISTOGRAM_CELLS.max]!)) c[off + HISTOGRAM_CELLS.max] = max;
+    c[off + HISTOGRAM_CELLS.min] = min;
+    c[off + HISTOGRAM_CELLS.max] = max;
   }
 }
 
-/** A histogram aggregated by the series store; hands out one `HistogramSeries` per attribute set. */
-export class StoreHistogram {
-  constructor(private readonly metric: StoredMetric) {}
-
-  /** The handle of the series of `attributes`; the series appears at its first value. Keep it: lookups hash. */
-  series(attributes: Attributes): HistogramSeries {
-    return new HistogramSeries(this.metric, attributesKey(attributes), attributes);
-  }
-}
-
-/** One series of a `StoreGauge`. */
+/** One series of a store gauge. */
 export class GaugeSeries extends CellSeries {
   /** Sets the current value; NaN means "no current value" and removes the series. */
   set(value: number): void {
@@ -337,17 +332,7 @@ export class GaugeSeries extends CellSeries {
   }
 }
 
-/** A gauge kept by the series store; hands out one `GaugeSeries` per attribute set. */
-export class StoreGauge {
-  constructor(private readonly metric: StoredMetric) {}
-
-  /** The handle of the series of `attributes`; the series appears at its first value. */
-  series(attributes: Attributes): GaugeSeries {
-    return new GaugeSeries(this.metric, attributesKey(attributes), attributes);
-  }
-}
-
-/** One series of a `StoreCounter`. */
+/** One series of a store counter. */
 export class CounterSeries extends CellSeries {
   /** Adds `n` (>= 0; a negative or NaN increment is ignored, as the SDK does). Adding 0 makes the series appear. */
   add(n: number): void {
@@ -356,15 +341,29 @@ export class CounterSeries extends CellSeries {
   }
 }
 
-/** A monotonic counter kept by the series store; hands out one `CounterSeries` per attribute set. */
-export class StoreCounter {
-  constructor(private readonly metric: StoredMetric) {}
+/**
+ * A metric kept by the series store (histogram, gauge or counter); hands out one series handle per
+ * attribute set. The series appears at its first value (a counter's first `add`, 0 included).
+ * Keep the handle: getting one hashes the attribute set.
+ */
+export class StoreMetric<S extends CellSeries> {
+  constructor(
+    private readonly metric: StoredMetric,
+    private readonly Series: new (metric: StoredMetric, key: string, attributes: Attributes) => S,
+  ) {}
 
-  /** The handle of the series of `attributes`; the series appears at its first `add`, 0 included. */
-  series(attributes: Attributes): CounterSeries {
-    return new CounterSeries(this.metric, attributesKey(attributes), attributes);
+  /** The handle of the series of `attributes`. */
+  series(attributes: Attributes): S {
+    return new this.Series(this.metric, attributesKey(attributes), attributes);
   }
 }
+
+/** A histogram aggregated by the series store. */
+export type StoreHistogram = StoreMetric<HistogramSeries>;
+/** A gauge kept by the series store. */
+export type StoreGauge = StoreMetric<GaugeSeries>;
+/** A monotonic counter kept by the series store. */
+export type StoreCounter = StoreMetric<CounterSeries>;
 
 function textType(md: MetricData): TextFamily['type'] {
   if (md.dataPointType === DataPointType.HISTOGRAM) return 'histogram';
@@ -406,7 +405,7 @@ export class SeriesStore implements MetricProducer {
   histogram(descriptor: MetricDescriptor, boundaries: readonly number[]): StoreHistogram {
     const b = [...boundaries];
     const cells = new Cells(HISTOGRAM_CELLS.buckets + b.length + 1, (i) => (i === HISTOGRAM_CELLS.min || i === HISTOGRAM_CELLS.max ? NaN : 0));
-    return new StoreHistogram(this.register(descriptor, DataPointType.HISTOGRAM, cells, b));
+    return new StoreMetric(this.register(descriptor, DataPointType.HISTOGRAM, cells, b), HistogramSeries);
   }
 
   /**
@@ -414,7 +413,7 @@ export class SeriesStore implements MetricProducer {
    * NaN removes a series; `removeSeries` applies.
    */
   gauge(descriptor: MetricDescriptor): StoreGauge {
-    return new StoreGauge(this.register(descriptor, DataPointType.GAUGE, new Cells(1)));
+    return new StoreMetric(this.register(descriptor, DataPointType.GAUGE, new Cells(1)), GaugeSeries);
   }
 
   /**
@@ -422,7 +421,7 @@ export class SeriesStore implements MetricProducer {
    * header). Cumulative from the series' first `add`; `removeSeries` applies.
    */
   counter(descriptor: MetricDescriptor): StoreCounter {
-    return new StoreCounter(this.register(descriptor, DataPointType.SUM, new Cells(1)));
+    return new StoreMetric(this.register(descriptor, DataPointType.SUM, new Cells(1)), CounterSeries);
   }
 
   private register(descriptor: MetricDescriptor, type: StoredMetric['type'], cells: Cells, boundaries: readonly number[] | null = null): StoredMetric {

@@ -16,10 +16,9 @@ import { systemClock, systemScheduler } from '../../src/session/clock.js';
 import type { ReplyEvent, StatsEvent } from '../../src/session/events.js';
 import { Mode } from '../../src/protocol/control/common.js';
 import { Recorder, SECRET, senderOptions, serverOptions, startServer } from './helpers.js';
-import { IN_CI, nativeOrReason } from '../transport/native-util.js';
+import { NATIVE_SKIP, nativeTransport } from '../transport/native-util.js';
 
-const loaded = nativeOrReason();
-const skipNative = 'reason' in loaded && !IN_CI ? `native addon unavailable: ${loaded.reason}` : false;
+const skipNative = NATIVE_SKIP;
 const servers: ControlServer[] = [];
 after(async () => {
   await Promise.all(servers.map((s) => s.close()));
@@ -86,8 +85,7 @@ test('a client asking for a mode bit the server did not offer is refused with Ac
 
 for (const mode of ['open', 'authenticated', 'encrypted'] as const) {
   test(`native server offers mode 256; negotiated in ${mode} mode, replies report the DSCP and ECN received`, { skip: skipNative }, async () => {
-    if ('reason' in loaded) throw new Error(`native addon unavailable (required in CI): ${loaded.reason}`);
-    const native = loaded.transport;
+    const native = nativeTransport();
     const server = new ControlServer(serverOptions(), native, systemClock, systemScheduler, new Recorder());
     servers.push(server);
     const port = await server.listen(0, '127.0.0.1');

@@ -170,34 +170,40 @@ test('concurrent collections are serialised, each delta counted once, snapshots 
   await provider.shutdown();
 });
 
-test('store histograms count exactly as an SDK histogram does (bucket edges, count, sum, min, max)', async () => {
+test('store histograms count exactly as an SDK histogram does (bucket edges, count, sum, min, max, negative and NaN values), value by value and sorted', async () => {
   const fc = (await import('fast-check')).default;
   const boundaries = [0.001, 0.002, 0.004, 0.5, 1];
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.oneof(fc.double({ min: 0, max: 2, noNaN: true }), fc.constantFrom(...boundaries, 0, NaN)), { maxLength: 60 }),
+      fc.array(fc.oneof(fc.double({ min: -1, max: 2, noNaN: true }), fc.constantFrom(...boundaries, 0, -0.001, NaN)), { maxLength: 60 }),
       async (values) => {
         const { store, meter, provider } = setup();
         const sdk = meter.createHistogram('sdk', { advice: { explicitBucketBoundaries: boundaries } });
         const ours = store.histogram({ name: 'ours', description: '', unit: 's', valueType: 1 }, boundaries).series({ target: 'a' });
+        // recordSorted takes a period's samples: sorted, never NaN; scaled by its divisor.
+        const sorted = store.histogram({ name: 'sorted', description: '', unit: 's', valueType: 1 }, boundaries).series({ target: 'a' });
         for (const v of values) {
           sdk.record(v, { target: 'a' });
           ours.record(v);
         }
+        sorted.recordSorted(values.filter((v) => !Number.isNaN(v)).map((v) => v * 4).sort((a, b) => a - b), 4);
         const expected = valueOf(await metric(store, 'sdk'), { target: 'a' }) as Histogram | undefined;
-        const actual = valueOf(await metric(store, 'ours'), { target: 'a' }) as Histogram | undefined;
+        const m = await metric(store, 'ours');
+        const actuals = [valueOf(m, { target: 'a' }), valueOf(await metric(store, 'sorted'), { target: 'a' })] as (Histogram | undefined)[];
         await provider.shutdown();
-        if (!expected || !actual) {
-          // Nothing recorded, or only NaN: the SDK may keep an empty point, ours makes none.
-          assert.equal(actual?.count ?? 0, 0);
-          assert.equal(expected?.count ?? 0, 0);
-          return;
+        for (const actual of actuals) {
+          if (!expected || !actual) {
+            // Nothing recorded, or only NaN and negative values: the SDK may keep an empty point, ours makes none.
+            assert.equal(actual?.count ?? 0, 0);
+            assert.equal(expected?.count ?? 0, 0);
+            continue;
+          }
+          assert.deepEqual(actual.buckets, expected.buckets);
+          assert.equal(actual.count, expected.count);
+          assert.ok(Math.abs(actual.sum! - expected.sum!) <= 1e-12 * Math.max(1, expected.sum!));
+          assert.equal(actual.min, expected.min);
+          assert.equal(actual.max, expected.max);
         }
-        assert.deepEqual(actual.buckets, expected.buckets);
-        assert.equal(actual.count, expected.count);
-        assert.ok(Math.abs(actual.sum! - expected.sum!) <= 1e-12 * Math.max(1, expected.sum!));
-        assert.equal(actual.min, expected.min);
-        assert.equal(actual.max, expected.max);
       },
     ),
     { numRuns: 200 },

@@ -7,20 +7,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { systemClock, systemScheduler } from '../../src/session/clock.js';
-import type { NativeTransport } from '../../src/transport/native.js';
 import { Reflector, type ReflectorOptions } from '../../src/session/reflector.js';
 import { Sender, type SenderOptions } from '../../src/session/sender.js';
 import type { ReplyEvent, StatsEvent } from '../../src/session/events.js';
-import { IN_CI, nativeOrReason } from './native-util.js';
+import { NATIVE_SKIP, nativeTransport } from './native-util.js';
 import { runCli, startCli } from '../helpers/cli.js';
 
-const loaded = nativeOrReason();
-const skip = 'reason' in loaded && !IN_CI ? `native addon unavailable: ${loaded.reason}` : false;
-
-function transport(): NativeTransport {
-  if ('reason' in loaded) throw new Error(`native addon unavailable (required in CI): ${loaded.reason}`);
-  return loaded.transport;
-}
+const skip = NATIVE_SKIP;
+const transport = nativeTransport;
 
 const REFLECTOR: ReflectorOptions = {
   stateless: false, refwaitMs: 900_000, maxSessions: 1000, allow: null, rateLimitPps: 0,

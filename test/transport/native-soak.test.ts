@@ -10,16 +10,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { systemClock, systemScheduler } from '../../src/session/clock.js';
 import { Reflector } from '../../src/session/reflector.js';
-import type { NativeSocket, NativeTransport } from '../../src/transport/native.js';
+import type { NativeSocket } from '../../src/transport/native.js';
 import { encodeSenderPacket } from '../../src/protocol/test-packet.js';
-import { IN_CI, nativeOrReason, waitFor } from './native-util.js';
+import { NATIVE_SKIP, nativeTransport, waitFor } from './native-util.js';
 
-const loaded = nativeOrReason();
-const skip = 'reason' in loaded && !IN_CI ? `native addon unavailable: ${loaded.reason}` : false;
-function transport(): NativeTransport {
-  if ('reason' in loaded) throw new Error(`native addon unavailable (required in CI): ${loaded.reason}`);
-  return loaded.transport;
-}
+const skip = NATIVE_SKIP;
+const transport = nativeTransport;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -15,6 +15,17 @@ export function nativeOrReason(): { transport: NativeTransport } | { reason: str
   return { transport: r.transport as NativeTransport };
 }
 
+const loaded = nativeOrReason();
+
+/** The `skip` option of a native test: the reason outside CI when the addon is unavailable, else false (in CI the test runs and fails). */
+export const NATIVE_SKIP: string | false = 'reason' in loaded && !IN_CI ? `native addon unavailable: ${loaded.reason}` : false;
+
+/** The native transport; throws, failing the test, when the addon is unavailable. */
+export function nativeTransport(): NativeTransport {
+  if ('reason' in loaded) throw new Error(`native addon unavailable (required in CI): ${loaded.reason}`);
+  return loaded.transport;
+}
+
 /** Copy of a received datagram that outlives the handler call (the payload view is reused). */
 export interface Captured extends Omit<ReceivedDatagram, 'data'> {
   data: Buffer;

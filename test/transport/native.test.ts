@@ -15,19 +15,14 @@ import { Reflector, type ReflectorOptions } from '../../src/session/reflector.js
 import { Sender, type SenderOptions } from '../../src/session/sender.js';
 import type { ReflectedEvent, ReplyEvent } from '../../src/session/events.js';
 import { encodeSenderPacket } from '../../src/protocol/test-packet.js';
-import { IN_CI, collect, nativeOrReason, waitFor } from './native-util.js';
+import { NATIVE_SKIP, collect, nativeTransport, waitFor } from './native-util.js';
 import * as dgram from 'node:dgram';
 import { spawnSync } from 'node:child_process';
 import { floodThenMeasure, measureThroughGarbage } from '../helpers/fuzz.js';
 import { runCli } from '../helpers/cli.js';
 
-const loaded = nativeOrReason();
-const skip = 'reason' in loaded && !IN_CI ? `native addon unavailable: ${loaded.reason}` : false;
-
-function transport(): NativeTransport {
-  if ('reason' in loaded) throw new Error(`native addon unavailable (required in CI): ${loaded.reason}`);
-  return loaded.transport;
-}
+const skip = NATIVE_SKIP;
+const transport = nativeTransport;
 
 const REFLECTOR_OPTS: ReflectorOptions = {
   stateless: false,
