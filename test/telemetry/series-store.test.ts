@@ -259,3 +259,28 @@ test('store gauges keep the last value, NaN removes the series, removeSeries app
   assert.match(text, /^g\{target="b"\} 1$/m);
   await provider.shutdown();
 });
+
+test('a handle whose series was removed never writes into the slot another series reuses (gauges and counters share cells)', async () => {
+  const { store, provider } = setup();
+  const g = store.gauge({ name: 'g', description: 'd', unit: '', valueType: 1 });
+  const c = store.counter({ name: 'c', description: 'd', unit: '', valueType: 1 });
+  const stale = g.series({ target: 'a' });
+  stale.set(1);
+  store.removeSeries('target', 'a');
+  await metric(store, 'g'); // applies the removal: the slot is free
+  const reuser = c.series({ target: 'b' });
+  reuser.add(5); // takes the freed slot
+  stale.set(2); // must make a new slot, not overwrite b's count
+  const other = g.series({ target: 'a' }); // a second handle of the same series
+  other.set(3);
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'b' }), 5);
+  assert.equal(valueOf(await metric(store, 'g'), { target: 'a' }), 3);
+  // NaN through the first handle removes the series both handles write to; the second handle then starts it again.
+  stale.set(NaN);
+  assert.equal(valueOf(await metric(store, 'g'), { target: 'a' }), undefined);
+  reuser.add(1);
+  other.set(4);
+  assert.equal(valueOf(await metric(store, 'g'), { target: 'a' }), 4);
+  assert.equal(valueOf(await metric(store, 'c'), { target: 'b' }), 6);
+  await provider.shutdown();
+});
