@@ -29,13 +29,17 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RESPONDERS = 4;
 const PER_RESPONDER = 250;
 const WARMUP_S = Number(process.env.BENCH_TELEMETRY_WARMUP_S ?? 15);
+/** Scrapes, at the configuration's interval, between the warm-up and the window. */
+const WARMUP_SCRAPES = Number(process.env.BENCH_TELEMETRY_WARMUP_SCRAPES ?? 5);
 /**
- * Window of each pair. A full mark-compact of the sender's heap costs a few hundred ms of CPU and
- * comes every 15-60 s; a window of a minute or more keeps one more or less from swinging a
- * ratio by much.
+ * Window of each pair. A minute or more, so that the sender's periodic work (full collections
+ * every 15-60 s, scrapes every 15 s) falls into each window several times.
  */
 const WINDOW_S = Number(process.env.BENCH_TELEMETRY_WINDOW_S ?? 60);
 const ROUNDS = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
+/** Quiet and busy windows of the per-scrape measurement, and how many pairs of them. */
+const SCRAPE_COST_WINDOW_MS = 10_000;
+const SCRAPE_COST_PAIRS = 3;
 const SCRAPE_EVERY_MS = 5000;
 /** The Helm chart's ServiceMonitor / PodMonitor interval. */
 const SCRAPE_EVERY_MS_CHART = 15_000;
@@ -194,14 +198,29 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
   try {
     for (const spec of specs) if (spec.metrics) await waitReady(spec.metrics.port, 60_000);
     await sleep(WARMUP_S * 1000);
-    for (const spec of specs) {
+    // Scrapes at the configuration's own interval before the window: V8 compiles the scrape path
+    // over its first few runs (the first expositions of a process cost 40-160 ms of CPU against
+    // about 15 ms later), and a long-running sender is past that.
+    const warmSeries = await Promise.all(
+      specs.map(async (spec) => {
+        let series = 0;
+        if (!spec.metrics) return series;
+        for (let i = 0; i < WARMUP_SCRAPES; i++) {
+          const next = Date.now() + spec.metrics.everyMs;
+          series = (await scrape(spec.metrics.port)).series;
+          await sleep(Math.max(0, next - Date.now()));
+        }
+        return series;
+      }),
+    );
+    for (const [i, spec] of specs.entries()) {
       if (!spec.metrics) continue;
       // Every target's first period complete and in the exposition before the window starts.
       const deadline = Date.now() + 60_000;
-      for (let series = 0; series < 20 * RESPONDERS * PER_RESPONDER; ) {
+      for (let series = warmSeries[i]!; series < 20 * RESPONDERS * PER_RESPONDER; ) {
         if (Date.now() > deadline) throw new Error(`only ${series} series a minute after warm-up`);
+        await sleep(2000);
         series = (await scrape(spec.metrics.port)).series;
-        if (series < 20 * RESPONDERS * PER_RESPONDER) await sleep(2000);
       }
     }
     const c0 = procs.map((p) => cpuTicks(p.pid!));
@@ -228,6 +247,64 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
     });
   } finally {
     await Promise.all(procs.map(stop));
+  }
+}
+
+/** A scrape that only counts the bytes (the client's own work kept small beside the sender). */
+function scrapeBytes(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', timeout: 30_000, headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => (n += c.length));
+      res.on('end', () => resolve(n));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** CPU that scrapes cost one live sender, per scrape: main thread and other threads (zlib), in ms. */
+interface ScrapeCost {
+  mainMs: number;
+  otherMs: number;
+}
+
+/**
+ * What one scrape costs a live sender: windows without scrapes and windows with a scrape every
+ * 500 ms alternate in the same process, and each busy window's CPU beyond its quiet neighbour's,
+ * divided by its scrapes, is the cost of one scrape. The quiet windows are the baseline.
+ */
+async function perScrapeCost(targetsFile: string, port: number, extra: string[]): Promise<ScrapeCost[]> {
+  const p = spawnSender('per-scrape', targetsFile, { extra, env: {} });
+  try {
+    await waitReady(port, 60_000);
+    await sleep(WARMUP_S * 1000);
+    for (let i = 0; i < 3; i++) await scrapeBytes(port);
+    const out: ScrapeCost[] = [];
+    for (let k = 0; k < SCRAPE_COST_PAIRS; k++) {
+      const q0 = cpuTicks(p.pid!);
+      const qt0 = performance.now();
+      await sleep(SCRAPE_COST_WINDOW_MS);
+      const q1 = cpuTicks(p.pid!);
+      const quietS = (performance.now() - qt0) / 1000;
+      const b0 = cpuTicks(p.pid!);
+      const bt0 = performance.now();
+      let n = 0;
+      while (performance.now() - bt0 < SCRAPE_COST_WINDOW_MS) {
+        const next = performance.now() + 500;
+        await scrapeBytes(port);
+        n++;
+        await sleep(Math.max(0, next - performance.now()));
+      }
+      const b1 = cpuTicks(p.pid!);
+      const busyS = (performance.now() - bt0) / 1000;
+      // Ticks are 10 ms; the quiet window's rate, scaled to the busy window's length, is subtracted.
+      const extraMs = (b: number, a: number, qb: number, qa: number) => ((b - a) - ((qb - qa) * busyS) / quietS) * 10 / n;
+      out.push({ mainMs: extraMs(b1.main, b0.main, q1.main, q0.main), otherMs: extraMs(b1.other, b0.other, q1.other, q0.other) });
+    }
+    return out;
+  } finally {
+    await stop(p);
   }
 }
 
@@ -296,6 +373,9 @@ export async function run(): Promise<string> {
       }
     }
 
+    const costPort = await freePort();
+    const costs = await perScrapeCost(targetsFile, costPort, metricsArgs(costPort));
+
     const rows = pairs.map(
       (p) =>
         `| ${p.config} | ${p.round} | ${p.off.cpuPct.toFixed(1)} (${p.off.otherPct.toFixed(1)}) | ${p.on.cpuPct.toFixed(1)} (${p.on.otherPct.toFixed(1)}) | ${(p.on.cpuPct / p.off.cpuPct).toFixed(2)} | ${p.off.rssMiB.toFixed(0)} / ${p.on.rssMiB.toFixed(0)} |`,
@@ -329,6 +409,13 @@ export async function run(): Promise<string> {
       `| sent gzipped (bytes; zlib's default level would give ${last?.gzipBytes ?? NaN}) | ${last?.wireBytes ?? NaN} |`,
       `| series (sample lines) | ${last?.series ?? NaN} |`,
       `| OTLP pushes received / bytes | ${pushes} / ${pushedBytes} |`,
+      '',
+      `CPU one scrape costs the sender (${SCRAPE_COST_PAIRS} pairs of ${SCRAPE_COST_WINDOW_MS / 1000} s windows, without scrapes and with one every 500 ms, in one sender; gzip runs on other threads):`,
+      '',
+      '| per scrape | median (ms) | per pair (ms) |',
+      '|---|---:|---|',
+      `| main thread | ${median(costs.map((c) => c.mainMs)).toFixed(1)} | ${costs.map((c) => c.mainMs.toFixed(1)).join(', ')} |`,
+      `| other threads | ${median(costs.map((c) => c.otherMs)).toFixed(1)} | ${costs.map((c) => c.otherMs.toFixed(1)).join(', ')} |`,
     ].join('\n');
   } finally {
     await Promise.all(responders.map(stop));
