@@ -276,12 +276,55 @@ class ExpositionWriter {
   }
 }
 
+/** Scale of the fixed-point path: six decimals, whole nanoseconds of a value in milliseconds. */
+const FIXED_SCALE = 1e6;
+
 /**
  * Writes a number that is not an int32 as its JavaScript text (what the SDK's serializer writes,
  * larger integers included) and the newline at `p`; returns the end. Kept out of `line` so that
  * the int32 path stays small.
+ *
+ * A value that is exactly m / 10^6 for an integer m below 10^15 (every delay figure in ms: they are
+ * rounded to whole ns) is written from m's digits, without String(): its JavaScript text is that
+ * decimal, trailing zeros dropped, because a decimal of at most 15 significant digits is the only
+ * one of that length or shorter that reads back as its nearest double (DBL_DIG), and from 10^-6
+ * up to 10^21 JavaScript writes it in fixed notation. A property test holds this to String().
+ * String() made about a third of an exposition's time at 1,000 targets.
  */
 function writeNumberText(b: Buffer, p: number, v: number): number {
+  const a = v < 0 ? -v : v;
+  if (a >= 1e-6 && a < 1e9) {
+    const m = Math.round(a * FIXED_SCALE);
+    if (m / FIXED_SCALE === a) {
+      if (v < 0) b[p++] = 0x2d; // '-'
+      // m < 10^15: the integer part (< 10^9) and the fraction (< 10^6) are int32s.
+      let int = Math.floor(m / FIXED_SCALE);
+      let frac = m - int * FIXED_SCALE;
+      const digits = int < 10 ? 1 : int < 100 ? 2 : int < 1000 ? 3 : int < 10000 ? 4 : int < 100000 ? 5 : int < 1000000 ? 6 : int < 10000000 ? 7 : int < 100000000 ? 8 : 9;
+      p += digits;
+      for (let i = p - 1; i >= p - digits; i--) {
+        const q = (int / 10) | 0;
+        b[i] = 0x30 + int - q * 10;
+        int = q;
+      }
+      if (frac > 0) {
+        b[p++] = 0x2e; // '.'
+        let places = 6;
+        while (frac % 10 === 0) {
+          frac /= 10;
+          places--;
+        }
+        for (let i = places - 1; i >= 0; i--) {
+          const q = (frac / 10) | 0;
+          b[p + i] = 0x30 + frac - q * 10;
+          frac = q;
+        }
+        p += places;
+      }
+      b[p++] = NEWLINE;
+      return p;
+    }
+  }
   const s = v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
   for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
   b[p++] = NEWLINE;

@@ -74,6 +74,16 @@ const SLOT_HOPS_IN = 20;
 
 const NS_PER_S = 1e9;
 
+/**
+ * A delay figure in ms rounded to whole nanoseconds (NaN for none). Timestamps resolve to the
+ * nanosecond at best, so nothing is lost; the exposition writes such a value from its digits
+ * instead of through String() (see prometheus-text.ts), and its text is shorter
+ * (0.0277174, not 0.027717399999999996).
+ */
+function wholeNs(ms: number | null): number {
+  return ms === null ? NaN : Math.round(ms * 1e6) / 1e6;
+}
+
 /** SenderObserver that records into OpenTelemetry instruments. */
 export class SenderMetrics implements SenderObserver {
   private readonly targets = new Map<string, TargetState>();
@@ -205,10 +215,10 @@ export class SenderMetrics implements SenderObserver {
       const ds = s[DIRECTIONS[i]!];
       const g = i * FIGURES.length;
       // In FIGURES order: min, avg, max, jitter, loss.
-      t.gauges[g]!.set(ds.minMs ?? NaN);
-      t.gauges[g + 1]!.set(ds.avgMs ?? NaN);
-      t.gauges[g + 2]!.set(ds.maxMs ?? NaN);
-      t.gauges[g + 3]!.set(ds.jitterMs ?? NaN);
+      t.gauges[g]!.set(wholeNs(ds.minMs));
+      t.gauges[g + 1]!.set(wholeNs(ds.avgMs));
+      t.gauges[g + 2]!.set(wholeNs(ds.maxMs));
+      t.gauges[g + 3]!.set(wholeNs(ds.jitterMs));
       t.gauges[g + 4]!.set(ds.lossPct ?? NaN);
     }
     // Enum style, as the seed's prometheus_client Enum: the current state 1, the other 0.

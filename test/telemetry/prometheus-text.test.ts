@@ -69,3 +69,26 @@ test('histogram lines from cells and from SDK points are the same text; prefixes
   const bText = writeFamilies(arena, '', [{ exposedName: 'h', help: 'x', unit: 's', type: 'histogram', series: [{ ...b, value: null, off: 0 }], cells }]).body.toString();
   assert.equal(bText, expected.replaceAll('target="a"', 'target="b"'));
 });
+
+test('every number is written as its JavaScript text: int32s, fixed-point millisecond figures and the rest (property)', async () => {
+  const fc = (await import('fast-check')).default;
+  const value = fc.oneof(
+    fc.double({ noNaN: true }),
+    fc.integer({ min: -2_000_000, max: 2_000_000 }).map((n) => n / 1e6),
+    fc.integer({ min: 1, max: 999_999_999_999_999 }).map((m) => m / 1e6),
+    fc.integer({ min: 1, max: 999_999_999_999_999 }).map((m) => -m / 1e6),
+    fc.integer({ min: 0, max: 2 ** 53 }).map((m) => m / 1e9),
+    fc.constantFrom(1e-6, 9.99999e-7, 1e9, 999_999_999.999999, 1e9 - 1e-6, 0.1, 0.2 + 0.1, 1e21, 5e-324),
+  );
+  fc.assert(
+    fc.property(fc.array(value, { minLength: 1, maxLength: 50 }), (values) => {
+      const arena = new TextArena(256);
+      const cells = new Float64Array(values);
+      const series = values.map((_, i) => ({ ...arena.add(seriesPrefixes('g', `i="${i}"`)), value: null, off: i }));
+      const out = writeFamilies(arena, '', [{ exposedName: 'g', help: 'h', unit: '', type: 'gauge', series, cells }]).body.toString();
+      const expected = '# HELP g h\n# TYPE g gauge\n' + values.map((v, i) => `g{i="${i}"} ${v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v)}\n`).join('');
+      assert.equal(out, expected);
+    }),
+    { numRuns: 3000 },
+  );
+});
