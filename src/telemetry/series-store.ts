@@ -310,9 +310,11 @@ export class HistogramSeries extends CellSeries {
     c[off + HISTOGRAM_CELLS.buckets + lo]++;
     c[off + HISTOGRAM_CELLS.count]++;
     c[off + HISTOGRAM_CELLS.sum] += value;
-    // Unset min and max are NaN, which every comparison fails.
-    if (!(value >= c[off + HISTOGRAM_CELLS.min]!)) c[off + HISTOGRAM_CELLS.min] = value;
-    if (!(value <= c[off + HISTOGRAM_CELLS.max]!)) c[off + HISTOGRAM_CELLS.max] = value;
+    // Unset min and max are NaN. Math.min and Math.max as the SDK's histogram, which put -0 below 0.
+    const min = c[off + HISTOGRAM_CELLS.min]!;
+    const max = c[off + HISTOGRAM_CELLS.max]!;
+    c[off + HISTOGRAM_CELLS.min] = min === min ? Math.min(value, min) : value;
+    c[off + HISTOGRAM_CELLS.max] = max === max ? Math.max(value, max) : value;
   }
 
   /**
@@ -340,9 +342,9 @@ export class HistogramSeries extends CellSeries {
       c[off + HISTOGRAM_CELLS.buckets + bucket]++;
       sum += value;
       n++;
-      // Compared value by value, as record() does (0 and -0 sort in either order).
-      if (!(value >= min)) min = value;
-      if (!(value <= max)) max = value;
+      // Value by value, as record() does (0 and -0 sort in either order).
+      min = min === min ? Math.min(value, min) : value;
+      max = max === max ? Math.max(value, max) : value;
     }
     c[off + HISTOGRAM_CELLS.count] += n;
     c[off + HISTOGRAM_CELLS.sum] += sum;
