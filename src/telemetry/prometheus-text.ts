@@ -357,7 +357,27 @@ function writeScalarCells(w: ExpositionWriter, f: TextFamily, cells: Float64Arra
   return any;
 }
 
-/** A histogram family kept in cells: _count, _sum, then the cumulative buckets. */
+/**
+ * The lines of one histogram series whose numbers are at `off` in `cells` (HISTOGRAM_CELLS
+ * layout): _count, _sum (none when NaN: an SDK point without a sum), then the cumulative buckets.
+ */
+function histogramLines(w: ExpositionWriter, s: TextSeries, cells: Float64Array, off: number): void {
+  const lens = s.textLens;
+  let at = s.textStart;
+  w.line(at, lens[0]!, cells[off + HISTOGRAM_CELLS.count]!);
+  at += lens[0]!;
+  const sum = cells[off + HISTOGRAM_CELLS.sum]!;
+  if (sum === sum) w.line(at, lens[1]!, sum);
+  at += lens[1]!;
+  let cumulative = 0;
+  for (let i = 2; i < lens.length; i++) {
+    cumulative += cells[off + HISTOGRAM_CELLS.buckets + i - 2]!;
+    w.line(at, lens[i]!, cumulative);
+    at += lens[i]!;
+  }
+}
+
+/** A histogram family kept in cells. */
 function writeHistogramCells(w: ExpositionWriter, f: TextFamily, cells: Float64Array): boolean {
   let any = false;
   for (const s of f.series) {
@@ -365,48 +385,35 @@ function writeHistogramCells(w: ExpositionWriter, f: TextFamily, cells: Float64A
       any = true;
       w.text(familyHeader(f));
     }
-    const lens = s.textLens;
-    const off = s.off;
-    let at = s.textStart;
-    w.line(at, lens[0]!, cells[off + HISTOGRAM_CELLS.count]!);
-    at += lens[0]!;
-    w.line(at, lens[1]!, cells[off + HISTOGRAM_CELLS.sum]!);
-    at += lens[1]!;
-    let cumulative = 0;
-    for (let i = 2; i < lens.length; i++) {
-      cumulative += cells[off + HISTOGRAM_CELLS.buckets + i - 2]!;
-      w.line(at, lens[i]!, cumulative);
-      at += lens[i]!;
-    }
+    histogramLines(w, s, cells, s.off);
   }
   return any;
 }
 
-/** A family of SDK points (rare events, responder and control series, process metrics). */
+/**
+ * A family of SDK points (rare events, responder and control series, process metrics). An SDK
+ * histogram point is copied into the cells layout first, so that one function writes every
+ * histogram series and sees one kind of array.
+ */
 function writeSdkPoints(w: ExpositionWriter, f: TextFamily): boolean {
   let any = false;
+  let scratch = new Float64Array(0);
   for (const s of f.series) {
     if (!any) {
       any = true;
       w.text(familyHeader(f));
     }
-    const lens = s.textLens;
-    let at = s.textStart;
     if (f.type !== 'histogram') {
-      w.line(at, lens[0]!, s.value as number);
+      w.line(s.textStart, s.textLens[0]!, s.value as number);
       continue;
     }
     const h = s.value as TextHistogram;
-    w.line(at, lens[0]!, h.count);
-    at += lens[0]!;
-    if (h.sum !== undefined) w.line(at, lens[1]!, h.sum);
-    at += lens[1]!;
-    let cumulative = 0;
-    for (let i = 2; i < lens.length; i++) {
-      cumulative += h.buckets.counts[i - 2]!;
-      w.line(at, lens[i]!, cumulative);
-      at += lens[i]!;
-    }
+    const counts = h.buckets.counts;
+    if (scratch.length < HISTOGRAM_CELLS.buckets + counts.length) scratch = new Float64Array(HISTOGRAM_CELLS.buckets + counts.length);
+    scratch[HISTOGRAM_CELLS.count] = h.count;
+    scratch[HISTOGRAM_CELLS.sum] = h.sum ?? NaN;
+    for (let i = 0; i < counts.length; i++) scratch[HISTOGRAM_CELLS.buckets + i] = counts[i]!;
+    histogramLines(w, s, scratch, 0);
   }
   return any;
 }
