@@ -389,7 +389,7 @@ export async function run(): Promise<string> {
     const ms = all.map((s) => s.ms);
     const last = all.at(-1);
     return [
-      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. Each row: two senders side by side over the same ${WINDOW_S} s window after ${WARMUP_S} s warm-up, telemetry off against the configuration; CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
+      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. Each row: two senders side by side over the same ${WINDOW_S} s window after ${WARMUP_S} s warm-up and ${WARMUP_SCRAPES} scrapes at the configuration's interval, telemetry off against the configuration (which starts first alternates by round); CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
       '',
       '| configuration | round | CPU off | CPU on | ratio | RSS off / on (MiB) |',
       '|---|---:|---:|---:|---:|---:|',

@@ -214,9 +214,9 @@ const VALUE_ROOM = 26;
  * the garbage collector but the text of non-integer values.
  */
 class ExpositionWriter {
-  pos: number;
+  private pos: number;
   /** The arena's Buffer, held here (refreshed when it grows) to save a load per write. */
-  buf: Buffer;
+  private buf: Buffer;
 
   constructor(
     private readonly arena: TextArena,
@@ -232,7 +232,7 @@ class ExpositionWriter {
   }
 
   /** Makes room for `n` more bytes. */
-  reserve(n: number): void {
+  private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const written = this.pos - this.arena.prefixCapacity;
     this.arena.reallocate(this.arena.prefixCapacity, Math.max(2 * written, written + n), written);
