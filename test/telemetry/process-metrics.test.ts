@@ -5,14 +5,15 @@ import { RecordingLogger, sampleValue, startTestTelemetry } from './fixtures.js'
 test('Node process metrics: CPU, memory, start time, file descriptors, event-loop delay', async () => {
   const t = await startTestTelemetry({}, {}, new RecordingLogger(), true);
   try {
-    // Let the delay monitor tick once (its first tick only starts the clock), then block the
-    // event loop for 60 ms: the monitor must see it.
-    await new Promise((r) => setTimeout(r, 50));
-    const until = performance.now() + 60;
+    // Let the delay monitor (one tick per 50 ms) tick several times on an idle loop, then block
+    // the loop for 150 ms: a tick falls due at most 50 ms into the block, so it is at least
+    // 100 ms late, and the monitor must see that. Then let it tick again to record it.
+    await new Promise((r) => setTimeout(r, 300));
+    const until = performance.now() + 150;
     while (performance.now() < until) {
       /* busy on purpose */
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 120));
     const text = await t.exposition();
     const v = (name: string) => {
       const x = sampleValue(text, name);
@@ -29,8 +30,8 @@ test('Node process metrics: CPU, memory, start time, file descriptors, event-loo
       assert.ok(v('process_open_fds') > 2);
       assert.ok(v('process_max_fds') >= v('process_open_fds'));
     }
-    assert.ok(v('nodejs_eventloop_delay_max_seconds') >= 0.04, `loop max ${v('nodejs_eventloop_delay_max_seconds')} s after a 60 ms block`);
-    assert.ok(v('nodejs_eventloop_delay_p50_seconds') < 0.04, 'the median is not the block');
+    assert.ok(v('nodejs_eventloop_delay_max_seconds') >= 0.09, `loop max ${v('nodejs_eventloop_delay_max_seconds')} s after a 150 ms block`);
+    assert.ok(v('nodejs_eventloop_delay_p50_seconds') < 0.05, 'the median is not the block');
   } finally {
     await t.shutdown();
   }
