@@ -2,16 +2,17 @@
  * Telemetry cost: `twampy sender` measuring 1,000 targets at 1 packet/s each (four loopback
  * responders, 250 targets each), with telemetry on against the same sender with telemetry off.
  *
- * Method: pairs run side by side. Each measurement starts two senders at once, one with telemetry
- * off (the baseline) and one with it on, against the same responders, and reads both processes'
- * CPU time over the same window, so that the shared machine's drift hits both alike (one after
- * the other, identical runs differed by up to 3 points of a core, the size of the whole budget).
- * Configurations: `--metrics` scraped every 5 s (the compose demo's interval) and every 15 s (the
- * Helm chart's), and `--metrics` plus OTLP push every 5 s to a loopback sink; scrapes ask for
- * gzip, as Prometheus does. Each configuration is measured in every round; one pair of two
- * baselines shows what the method reads when nothing differs. Reported per pair: CPU of each
- * process (and the share on threads other than the main one: V8's collector, zlib), the ratio,
- * RSS, and the /metrics scrape time and size.
+ * Method: groups run side by side. A group is four senders started together against the same
+ * responders, one of them with telemetry off (the baseline); every process's CPU time is read
+ * over the same window, so that the shared machine's drift hits all alike (one after the other,
+ * identical runs differed by up to 3 points of a core, the size of the whole budget). Group 1:
+ * `--metrics` never scraped (what telemetry costs between scrapes), scraped every 15 s (the Helm
+ * chart's interval) and every 5 s (the compose demo's). Group 2: a second baseline (what the
+ * method reads when nothing differs), scraped every 15 s plus OTLP push at OpenTelemetry's
+ * default 60 s, and scraped plus pushed every 5 s, to a loopback sink. Scrapes ask for gzip, as
+ * Prometheus does. Reported per sender: CPU (and the share on threads other than the main one:
+ * V8's collector, zlib), the ratio to the baseline, RSS, and the /metrics scrape times per
+ * configuration; then what one scrape costs a sender, measured apart.
  *
  * Goal (issue 3): telemetry costs less than 10 % more CPU than measuring alone; a scrape takes
  * under 100 ms.
@@ -32,10 +33,10 @@ const WARMUP_S = Number(process.env.BENCH_TELEMETRY_WARMUP_S ?? 15);
 /** Scrapes, at the configuration's interval, between the warm-up and the window. */
 const WARMUP_SCRAPES = Number(process.env.BENCH_TELEMETRY_WARMUP_SCRAPES ?? 5);
 /**
- * Window of each pair. A minute or more, so that the sender's periodic work (full collections
- * every 15-60 s, scrapes every 15 s) falls into each window several times.
+ * Window of each group. Two minutes, so that the sender's periodic work (full collections every
+ * 15-60 s, scrapes every 15 s, a push every 60 s) falls into each window more than once.
  */
-const WINDOW_S = Number(process.env.BENCH_TELEMETRY_WINDOW_S ?? 60);
+const WINDOW_S = Number(process.env.BENCH_TELEMETRY_WINDOW_S ?? 120);
 const ROUNDS = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
 /** Quiet and busy windows of the per-scrape measurement, and how many pairs of them. */
 const SCRAPE_COST_WINDOW_MS = 10_000;
@@ -43,6 +44,8 @@ const SCRAPE_COST_PAIRS = 3;
 const SCRAPE_EVERY_MS = 5000;
 /** The Helm chart's ServiceMonitor / PodMonitor interval. */
 const SCRAPE_EVERY_MS_CHART = 15_000;
+/** OpenTelemetry's default export interval (OTEL_METRIC_EXPORT_INTERVAL), which twampy keeps. */
+const OTLP_DEFAULT_INTERVAL_MS = 60_000;
 
 /** CPU time of a process in clock ticks (USER_HZ = 100), split into its main thread and the others. */
 function cpuTicks(pid: number): { main: number; other: number } {
@@ -308,11 +311,18 @@ async function perScrapeCost(targetsFile: string, port: number, extra: string[])
   }
 }
 
-interface PairResult {
+/** One sender's result in one window, beside the baseline of the same window. */
+interface GroupResult {
   config: string;
   round: number;
   off: Measured;
   on: Measured;
+}
+
+/** A configuration of a group: how to start the sender, given a free port for its /metrics. */
+interface Config {
+  name: string;
+  spec: (port: number) => SenderSpec;
 }
 
 /** Runs the telemetry benchmark; returns markdown tables. */
@@ -343,53 +353,73 @@ export async function run(): Promise<string> {
     writeFileSync(targetsFile, targets.map((t) => `- "${t}"`).join('\n') + '\n');
 
     const metricsArgs = (port: number) => ['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(port)];
-    const configs: { name: string; on: (port: number) => SenderSpec }[] = [
-      // What telemetry costs between scrapes: recording once per period, the event-loop sampler.
-      { name: '--metrics, never scraped', on: (port) => ({ extra: metricsArgs(port), env: {} }) },
-      { name: '--metrics, scraped every 5 s', on: (port) => ({ extra: metricsArgs(port), env: {}, metrics: { port, everyMs: SCRAPE_EVERY_MS } }) },
-      { name: '--metrics, scraped every 15 s', on: (port) => ({ extra: metricsArgs(port), env: {}, metrics: { port, everyMs: SCRAPE_EVERY_MS_CHART } }) },
-      {
-        name: '--metrics + --otlp (scrape and push every 5 s)',
-        on: (port) => ({
-          extra: [...metricsArgs(port), '--otlp', `http://127.0.0.1:${sinkPort}`],
-          env: { OTEL_METRIC_EXPORT_INTERVAL: String(SCRAPE_EVERY_MS) },
-          metrics: { port, everyMs: SCRAPE_EVERY_MS },
-        }),
-      },
+    const otlp = (port: number, everyMs: number, pushMs: number): SenderSpec => ({
+      extra: [...metricsArgs(port), '--otlp', `http://127.0.0.1:${sinkPort}`],
+      env: { OTEL_METRIC_EXPORT_INTERVAL: String(pushMs) },
+      metrics: { port, everyMs },
+    });
+    const OFF: Config = { name: 'telemetry off', spec: () => ({ extra: [], env: {} }) };
+    const never = '--metrics, never scraped';
+    const chart = '--metrics, scraped every 15 s';
+    const demo = '--metrics, scraped every 5 s';
+    const defaults = 'scraped every 15 s + OTLP push every 60 s (its default)';
+    const busy = 'scraped and pushed every 5 s';
+    // Each group runs side by side over one window; the first member is the baseline. The second
+    // group has a second baseline, which shows what the method reads when nothing differs.
+    const groups: Config[][] = [
+      [
+        OFF,
+        // What telemetry costs between scrapes: recording once per period, the event-loop sampler.
+        { name: never, spec: (port) => ({ extra: metricsArgs(port), env: {} }) },
+        { name: chart, spec: (port) => ({ extra: metricsArgs(port), env: {}, metrics: { port, everyMs: SCRAPE_EVERY_MS_CHART } }) },
+        { name: demo, spec: (port) => ({ extra: metricsArgs(port), env: {}, metrics: { port, everyMs: SCRAPE_EVERY_MS } }) },
+      ],
+      [
+        OFF,
+        { name: 'telemetry off (a second baseline)', spec: OFF.spec },
+        { name: defaults, spec: (port) => otlp(port, SCRAPE_EVERY_MS_CHART, OTLP_DEFAULT_INTERVAL_MS) },
+        { name: busy, spec: (port) => otlp(port, SCRAPE_EVERY_MS, SCRAPE_EVERY_MS) },
+      ],
     ];
-    const off: SenderSpec = { extra: [], env: {} };
-    const pairs: PairResult[] = [];
-    // What the method reads when both sides are the same.
-    const [a, b] = await measureTogether(['off A', 'off B'], targetsFile, [off, off]);
-    pairs.push({ config: 'telemetry off against telemetry off', round: 1, off: a!, on: b! });
+    const results: GroupResult[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const c of configs) {
-        const port = await freePort();
-        // Which sender starts first alternates from round to round: in the off/off pair the second
-        // one has read about 2 % lower, and a fixed order would carry that into every ratio.
-        const offFirst = round % 2 === 1;
-        const [x, y] = await measureTogether(offFirst ? ['off', c.name] : [c.name, 'off'], targetsFile, offFirst ? [off, c.on(port)] : [c.on(port), off]);
-        pairs.push({ config: c.name, round, off: offFirst ? x! : y!, on: offFirst ? y! : x! });
+      for (const group of groups) {
+        const specs = await Promise.all(group.map(async (c) => c.spec(await freePort())));
+        // The start order rotates from round to round: started in one order, identical senders
+        // have read a few per cent apart, and a fixed order would carry that into every ratio.
+        const order = group.map((_, i) => (i + round - 1) % group.length);
+        const measured = await measureTogether(
+          order.map((i) => group[i]!.name),
+          targetsFile,
+          order.map((i) => specs[i]!),
+        );
+        const byConfig = new Map(order.map((i, k) => [i, measured[k]!]));
+        for (let i = 1; i < group.length; i++) results.push({ config: group[i]!.name, round, off: byConfig.get(0)!, on: byConfig.get(i)! });
       }
     }
+    const configs = groups.flatMap((g) => g.slice(1).map((c) => c.name));
 
     const costPort = await freePort();
     const costs = await perScrapeCost(targetsFile, costPort, metricsArgs(costPort));
 
-    const rows = pairs.map(
+    const rows = results.map(
       (p) =>
         `| ${p.config} | ${p.round} | ${p.off.cpuPct.toFixed(1)} (${p.off.otherPct.toFixed(1)}) | ${p.on.cpuPct.toFixed(1)} (${p.on.otherPct.toFixed(1)}) | ${(p.on.cpuPct / p.off.cpuPct).toFixed(2)} | ${p.off.rssMiB.toFixed(0)} / ${p.on.rssMiB.toFixed(0)} |`,
     );
-    const summary = [pairs[0]!.config, ...configs.map((c) => c.name)].map((name) => {
-      const ps = pairs.filter((p) => p.config === name);
+    const summary = configs.map((name) => {
+      const ps = results.filter((p) => p.config === name);
       const ratios = ps.map((p) => p.on.cpuPct / p.off.cpuPct);
       return `| ${name} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} |`;
     });
-    const all = pairs.flatMap((p) => p.on.scrapes);
-    const ms = all.map((s) => s.ms);
-    const last = all.at(-1);
+    const scrapeRows = configs.flatMap((name) => {
+      const ms = results.filter((p) => p.config === name).flatMap((p) => p.on.scrapes.map((x) => x.ms));
+      if (ms.length === 0) return [];
+      const sorted = [...ms].sort((x, y) => x - y);
+      return [`| ${name} | ${ms.length} | ${median(ms).toFixed(1)} | ${sorted[Math.floor(ms.length * 0.9)]!.toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} | ${ms.filter((x) => x > 100).length} |`];
+    });
+    const last = results.flatMap((p) => p.on.scrapes).at(-1);
     return [
-      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. Each row: two senders side by side over the same ${WINDOW_S} s window after ${WARMUP_S} s warm-up and ${WARMUP_SCRAPES} scrapes at the configuration's interval, telemetry off against the configuration (which starts first alternates by round); CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
+      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. The senders of a group run side by side over the same ${WINDOW_S} s window, after ${WARMUP_S} s of warm-up and ${WARMUP_SCRAPES} scrapes at each one's interval; each is compared with the group's sender without telemetry (the start order rotates by round). CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
       '',
       '| configuration | round | CPU off | CPU on | ratio | RSS off / on (MiB) |',
       '|---|---:|---:|---:|---:|---:|',
@@ -399,12 +429,14 @@ export async function run(): Promise<string> {
       '|---|---:|---|',
       ...summary,
       '',
-      '| /metrics scrape (client side, over loopback, gzip asked for) | value |',
+      '/metrics scrapes in the windows (client side, over loopback, gzip asked for):',
+      '',
+      '| configuration | scrapes | median (ms) | p90 (ms) | max (ms) | over 100 ms |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...scrapeRows,
+      '',
+      '| exposition | value |',
       '|---|---:|',
-      `| scrapes | ${all.length} |`,
-      `| median time (ms) | ${median(ms).toFixed(1)} |`,
-      `| p90 time (ms) | ${[...ms].sort((x, y) => x - y)[Math.floor(ms.length * 0.9)]?.toFixed(1) ?? 'NaN'} |`,
-      `| max time (ms) | ${Math.max(...ms).toFixed(1)} |`,
       `| size (bytes) | ${last?.bytes ?? NaN} |`,
       `| sent gzipped (bytes; zlib's default level would give ${last?.gzipBytes ?? NaN}) | ${last?.wireBytes ?? NaN} |`,
       `| series (sample lines) | ${last?.series ?? NaN} |`,
