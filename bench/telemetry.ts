@@ -110,9 +110,17 @@ async function startResponder(addresses: string[]): Promise<{ p: ChildProcess; b
   return { p, bound };
 }
 
+/** One timed scrape: only the time and the bytes, so that timing one sender's scrape never waits for the analysis of another's. */
 interface Scrape {
   ms: number;
-  /** Exposition size, and what went over the wire (gzip level chosen by the server). */
+  /** What went over the wire (gzip level chosen by the server), and whether it is gzipped. */
+  wire: Buffer;
+  gzip: boolean;
+}
+
+/** What an exposition holds, worked out after the window. */
+interface Exposition {
+  /** Exposition size, and what went over the wire. */
   bytes: number;
   wireBytes: number;
   /** The exposition gzipped at zlib's default level, for comparison. */
@@ -129,18 +137,19 @@ function scrape(port: number): Promise<Scrape> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const ms = performance.now() - t0;
-        const wire = Buffer.concat(chunks);
         if (res.statusCode !== 200) reject(new Error(`/metrics answered ${res.statusCode}`));
-        else {
-          const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
-          const series = body.toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
-          resolve({ ms, bytes: body.length, wireBytes: wire.length, gzipBytes: gzipSync(body).length, series });
-        }
+        else resolve({ ms, wire: Buffer.concat(chunks), gzip: res.headers['content-encoding'] === 'gzip' });
       });
     });
     req.on('error', reject);
     req.end();
   });
+}
+/** Unpacks and counts a scrape (outside the timed windows: gunzip and a level-6 gzip take tens of ms). */
+function analyse(x: Scrape): Exposition {
+  const body = x.gzip ? gunzipSync(x.wire) : x.wire;
+  const series = body.toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  return { bytes: body.length, wireBytes: x.wire.length, gzipBytes: gzipSync(body).length, series };
 }
 
 async function waitReady(port: number, timeoutMs: number): Promise<void> {
@@ -210,7 +219,7 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
         if (!spec.metrics) return series;
         for (let i = 0; i < WARMUP_SCRAPES; i++) {
           const next = Date.now() + spec.metrics.everyMs;
-          series = (await scrape(spec.metrics.port)).series;
+          series = analyse(await scrape(spec.metrics.port)).series;
           await sleep(Math.max(0, next - Date.now()));
         }
         return series;
@@ -223,7 +232,7 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
       for (let series = warmSeries[i]!; series < 20 * RESPONDERS * PER_RESPONDER; ) {
         if (Date.now() > deadline) throw new Error(`only ${series} series a minute after warm-up`);
         await sleep(2000);
-        series = (await scrape(spec.metrics.port)).series;
+        series = analyse(await scrape(spec.metrics.port)).series;
       }
     }
     const c0 = procs.map((p) => cpuTicks(p.pid!));
@@ -417,7 +426,8 @@ export async function run(): Promise<string> {
       const sorted = [...ms].sort((x, y) => x - y);
       return [`| ${name} | ${ms.length} | ${median(ms).toFixed(1)} | ${sorted[Math.floor(ms.length * 0.9)]!.toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} | ${ms.filter((x) => x > 100).length} |`];
     });
-    const last = results.flatMap((p) => p.on.scrapes).at(-1);
+    const lastScrape = results.flatMap((p) => p.on.scrapes).at(-1);
+    const last = lastScrape ? analyse(lastScrape) : undefined;
     return [
       `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. The senders of a group run side by side over the same ${WINDOW_S} s window, after ${WARMUP_S} s of warm-up and ${WARMUP_SCRAPES} scrapes at each one's interval; each is compared with the group's sender without telemetry (the start order rotates by round). CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
       '',
