@@ -15,6 +15,11 @@ export function telemetryOptions<T>(y: Argv<T>) {
     .option('metrics', { type: 'boolean', describe: 'Serve Prometheus /metrics, /healthz and /readyz' })
     .option('metrics-port', { type: 'number', default: 8000, describe: 'Port of the metrics server' })
     .option('metrics-host', { type: 'string', describe: 'Address of the metrics server (default: all interfaces)' })
+    .option('metrics-gzip', {
+      type: 'boolean',
+      default: true,
+      describe: 'gzip /metrics when the scraper accepts it; --no-metrics-gzip saves the CPU of compressing for ~14x the bytes',
+    })
     .option('otlp', { type: 'string', describe: 'Push OTLP/HTTP metrics; optional URL (default from OTEL_EXPORTER_OTLP_*, else http://localhost:4318)' })
     .option('otlp-protocol', { type: 'string', choices: ['http/protobuf', 'http/json'], describe: 'OTLP encoding (default http/protobuf)' })
     .option('nodegraph', { type: 'boolean', default: false, describe: 'Export twampy_edge for the Grafana node graph' })

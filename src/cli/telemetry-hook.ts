@@ -14,6 +14,7 @@ export async function startTelemetryFromArgs(args: Args, logger: Logger): Promis
     metrics: args.metrics === true,
     metricsPort: (args['metrics-port'] as number | undefined) ?? TELEMETRY_DEFAULTS.metricsPort,
     metricsHost: args['metrics-host'] as string | undefined,
+    metricsGzip: args['metrics-gzip'] !== false,
     otlp: args.otlp === '' || args.otlp === true ? true : (args.otlp as string | undefined),
     otlpProtocol: args['otlp-protocol'] as string | undefined,
     nodegraph: args.nodegraph === true,

@@ -14,6 +14,8 @@ export interface TelemetryOptions {
   metricsPort: number;
   /** `--metrics-host`; undefined = all interfaces (IPv6 and IPv4 where the host has both). */
   metricsHost?: string;
+  /** `--metrics-gzip` (default true): gzip /metrics for scrapers that accept it. */
+  metricsGzip?: boolean;
   /** `--otlp [url]`: true = push to the endpoint the environment names (or the default). */
   otlp?: boolean | string;
   /** `--otlp-protocol`, overriding OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL. */

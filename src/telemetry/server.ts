@@ -34,6 +34,12 @@ export interface MetricsServerOptions {
   /** Address to bind; undefined = all interfaces. */
   host?: string;
   port: number;
+  /**
+   * gzip /metrics for clients that accept it (default true). Off, a scrape costs the process
+   * only writing the text: at 1,000 targets gzip is about half of a scrape's CPU, for 14 times
+   * fewer bytes; worth turning off when the scraper is on the same host.
+   */
+  gzip?: boolean;
   /** Produces the exposition (text or its UTF-8 bytes). */
   exposition: () => Promise<ExpositionBody>;
   /** Whether /readyz answers 200. */
@@ -79,7 +85,7 @@ async function serveMetrics(req: IncomingMessage, res: ServerResponse, opts: Met
   }
   const { body, release } = exposition;
   const accepts = String(req.headers['accept-encoding'] ?? '');
-  if (body.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(accepts)) {
+  if (opts.gzip !== false && body.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(accepts)) {
     let gz: Buffer;
     try {
       gz = await gzipAsync(body, { level: GZIP_LEVEL });

@@ -170,11 +170,13 @@ test('telemetry modes: annotations, PodMonitor, ServiceMonitor, OTLP environment
   assert.equal(ann['prometheus.io/scrape'], 'true');
   assert.equal(ann['prometheus.io/port'], '8001');
   assert.ok(!defaults.some((d) => d.kind === 'PodMonitor' || d.kind === 'ServiceMonitor'));
+  for (const component of ['responder', 'sender']) assert.ok(!find(defaults, 'DaemonSet', component).spec.template.spec.containers[0].args.includes('--no-metrics-gzip'), 'gzip is on by default');
   const otlp = render(['hostnetwork-otlp-values.yaml']);
   assert.equal(otlp.filter((d) => d.kind === 'PodMonitor').length, 1);
   for (const component of ['responder', 'sender']) {
     const c = find(otlp, 'DaemonSet', component).spec.template.spec.containers[0];
     assert.ok(c.args.includes('--otlp'));
+    assert.ok(c.args.includes('--no-metrics-gzip'), `${component} args: ${c.args.join(' ')}`);
     const env = new Map(c.env.map((e: any) => [e.name, e.value]));
     assert.equal(env.get('OTEL_EXPORTER_OTLP_ENDPOINT'), 'http://otel-collector.observability:4318');
     assert.equal(env.get('OTEL_EXPORTER_OTLP_PROTOCOL'), 'http/protobuf');

@@ -86,6 +86,28 @@ test('large expositions are gzipped for clients that accept it', async () => {
   }
 });
 
+test('--no-metrics-gzip: the text goes out as it is, even to clients that accept gzip', async () => {
+  const { telemetryOptions } = await import('../../src/cli/parser.js');
+  const { default: yargs } = await import('yargs');
+  const { startTelemetryFromArgs } = await import('../../src/cli/telemetry-hook.js');
+  const { Logger } = await import('../../src/app/log.js');
+  const parse = (argv: string[]) => telemetryOptions(yargs(argv)).parseSync();
+  assert.equal(parse([])['metrics-gzip'], true, 'gzip is on by default');
+  const args = parse(['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--no-metrics-gzip']);
+  assert.equal(args['metrics-gzip'], false);
+  const t = (await startTelemetryFromArgs(args as never, new Logger(0)))!;
+  try {
+    feed(t, 300);
+    const zipped = await get(t.metricsUrl!, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(zipped.status, 200);
+    assert.equal(zipped.headers['content-encoding'], undefined);
+    assert.ok(zipped.body.length > 64 * 1024, `exposition of 300 targets is ${zipped.body.length} bytes`);
+    assert.match(zipped.body.toString('utf8'), /^twampy_latency_avg\{source="[^"]+",target="10\.0\.1\.43:20001",direction="roundtrip"\} 1\.5$/m);
+  } finally {
+    await t.shutdown();
+  }
+});
+
 test('a port in use is a clear error and leaves nothing running', async () => {
   const blocker: Server = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
