@@ -2,17 +2,18 @@
  * Telemetry cost: `twampy sender` measuring 1,000 targets at 1 packet/s each (four loopback
  * responders, 250 targets each), with telemetry on against the same sender with telemetry off.
  *
- * Method: groups run side by side. A group is four senders started together against the same
- * responders, one of them with telemetry off (the baseline); every process's CPU time is read
- * over the same window, so that the shared machine's drift hits all alike (one after the other,
- * identical runs differed by up to 3 points of a core, the size of the whole budget). Group 1:
- * `--metrics` never scraped (what telemetry costs between scrapes), scraped every 15 s (the Helm
- * chart's interval) and every 5 s (the compose demo's). Group 2: a second baseline (what the
- * method reads when nothing differs), scraped every 15 s plus OTLP push at OpenTelemetry's
- * default 60 s, and scraped plus pushed every 5 s, to a loopback sink. Scrapes ask for gzip, as
- * Prometheus does. Reported per sender: CPU (and the share on threads other than the main one:
- * V8's collector, zlib), the ratio to the baseline, RSS, and the /metrics scrape times per
- * configuration; then what one scrape costs a sender, measured apart.
+ * Method: groups run side by side. A group is three or four senders started together against
+ * the same responders, one of them with telemetry off (the baseline); every process's CPU time is
+ * read over the same window, so that the shared machine's drift hits all alike (one after the
+ * other, identical runs differed by up to 3 points of a core, the size of the whole budget).
+ * Group 1: `--metrics` never scraped (what telemetry costs between scrapes), scraped every 15 s
+ * (the Helm chart's interval) and every 5 s (the compose demo's). Group 2: a second baseline
+ * (what the method reads when nothing differs), scraped every 15 s plus OTLP push at
+ * OpenTelemetry's default 60 s, and scraped plus pushed every 5 s, to a loopback sink. Group 3:
+ * scraped every 15 s and every 5 s with --no-metrics-gzip. Scrapes ask for gzip, as Prometheus
+ * does. Reported per sender: CPU (and the share on threads other than the main one: V8's
+ * collector, zlib), the ratio to the baseline, RSS, and the /metrics scrape times per
+ * configuration; then what one scrape costs a sender with and without gzip, measured apart.
  *
  * Goal (issue 3): telemetry costs less than 10 % more CPU than measuring alone; a scrape takes
  * under 100 ms.
@@ -145,6 +146,7 @@ function scrape(port: number): Promise<Scrape> {
     req.end();
   });
 }
+
 /** Unpacks and counts a scrape (outside the timed windows: gunzip and a level-6 gzip take tens of ms). */
 function analyse(x: Scrape): Exposition {
   const body = x.gzip ? gunzipSync(x.wire) : x.wire;
@@ -373,6 +375,7 @@ export async function run(): Promise<string> {
     const demo = '--metrics, scraped every 5 s';
     const defaults = 'scraped every 15 s + OTLP push every 60 s (its default)';
     const busy = 'scraped and pushed every 5 s';
+    const plain = (everyMs: number) => (port: number): SenderSpec => ({ extra: [...metricsArgs(port), '--no-metrics-gzip'], env: {}, metrics: { port, everyMs } });
     // Each group runs side by side over one window; the first member is the baseline. The second
     // group has a second baseline, which shows what the method reads when nothing differs.
     const groups: Config[][] = [
@@ -388,6 +391,11 @@ export async function run(): Promise<string> {
         { name: 'telemetry off (a second baseline)', spec: OFF.spec },
         { name: defaults, spec: (port) => otlp(port, SCRAPE_EVERY_MS_CHART, OTLP_DEFAULT_INTERVAL_MS) },
         { name: busy, spec: (port) => otlp(port, SCRAPE_EVERY_MS, SCRAPE_EVERY_MS) },
+      ],
+      [
+        OFF,
+        { name: `${chart}, --no-metrics-gzip`, spec: plain(SCRAPE_EVERY_MS_CHART) },
+        { name: `${demo}, --no-metrics-gzip`, spec: plain(SCRAPE_EVERY_MS) },
       ],
     ];
     const results: GroupResult[] = [];
@@ -410,6 +418,8 @@ export async function run(): Promise<string> {
 
     const costPort = await freePort();
     const costs = await perScrapeCost(targetsFile, costPort, metricsArgs(costPort));
+    const plainPort = await freePort();
+    const plainCosts = await perScrapeCost(targetsFile, plainPort, [...metricsArgs(plainPort), '--no-metrics-gzip']);
 
     const rows = results.map(
       (p) =>
@@ -426,7 +436,7 @@ export async function run(): Promise<string> {
       const sorted = [...ms].sort((x, y) => x - y);
       return [`| ${name} | ${ms.length} | ${median(ms).toFixed(1)} | ${sorted[Math.floor(ms.length * 0.9)]!.toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} | ${ms.filter((x) => x > 100).length} |`];
     });
-    const lastScrape = results.flatMap((p) => p.on.scrapes).at(-1);
+    const lastScrape = results.filter((p) => p.config === chart).flatMap((p) => p.on.scrapes).at(-1);
     const last = lastScrape ? analyse(lastScrape) : undefined;
     return [
       `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. The senders of a group run side by side over the same ${WINDOW_S} s window, after ${WARMUP_S} s of warm-up and ${WARMUP_SCRAPES} scrapes at each one's interval; each is compared with the group's sender without telemetry (the start order rotates by round). CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
@@ -452,12 +462,14 @@ export async function run(): Promise<string> {
       `| series (sample lines) | ${last?.series ?? NaN} |`,
       `| OTLP pushes received / bytes | ${pushes} / ${pushedBytes} |`,
       '',
-      `CPU one scrape costs the sender (${SCRAPE_COST_PAIRS} pairs of ${SCRAPE_COST_WINDOW_MS / 1000} s windows, without scrapes and with one every 500 ms, in one sender; gzip runs on other threads):`,
+      `CPU one scrape costs the sender (${SCRAPE_COST_PAIRS} pairs of ${SCRAPE_COST_WINDOW_MS / 1000} s windows, without scrapes and with one every 500 ms, in one sender; gzip runs on other threads), then the same with --no-metrics-gzip:`,
       '',
       '| per scrape | median (ms) | per pair (ms) |',
       '|---|---:|---|',
       `| main thread | ${median(costs.map((c) => c.mainMs)).toFixed(1)} | ${costs.map((c) => c.mainMs.toFixed(1)).join(', ')} |`,
       `| other threads | ${median(costs.map((c) => c.otherMs)).toFixed(1)} | ${costs.map((c) => c.otherMs.toFixed(1)).join(', ')} |`,
+      `| main thread, --no-metrics-gzip | ${median(plainCosts.map((c) => c.mainMs)).toFixed(1)} | ${plainCosts.map((c) => c.mainMs.toFixed(1)).join(', ')} |`,
+      `| other threads, --no-metrics-gzip | ${median(plainCosts.map((c) => c.otherMs)).toFixed(1)} | ${plainCosts.map((c) => c.otherMs.toFixed(1)).join(', ')} |`,
     ].join('\n');
   } finally {
     await Promise.all(responders.map(stop));
