@@ -190,7 +190,10 @@ interface Measured {
   cpuPct: number;
   otherPct: number;
   rssMiB: number;
-  scrapes: Scrape[];
+  /** Time of every scrape in the window (ms). */
+  scrapeMs: number[];
+  /** The window's last scrape, analysed after the run (one kept: uncompressed, each is 4 MB). */
+  lastScrape?: Scrape;
 }
 
 function spawnSender(name: string, targetsFile: string, spec: SenderSpec): ChildProcess {
@@ -242,11 +245,12 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
     const end = Date.now() + WINDOW_S * 1000;
     const scrapes = await Promise.all(
       specs.map(async (spec) => {
-        const out: Scrape[] = [];
+        const out: { ms: number[]; last?: Scrape } = { ms: [] };
         if (!spec.metrics) return out;
         while (Date.now() < end) {
           const next = Date.now() + spec.metrics.everyMs;
-          out.push(await scrape(spec.metrics.port));
+          out.last = await scrape(spec.metrics.port);
+          out.ms.push(out.last.ms);
           await sleep(Math.max(0, Math.min(next, end) - Date.now()));
         }
         return out;
@@ -257,7 +261,7 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
     return procs.map((p, i) => {
       const c1 = cpuTicks(p.pid!);
       const ticks = c1.main + c1.other - c0[i]!.main - c0[i]!.other;
-      return { cpuPct: ticks / elapsedS, otherPct: (c1.other - c0[i]!.other) / elapsedS, rssMiB: rssMiB(p.pid!), scrapes: scrapes[i]! };
+      return { cpuPct: ticks / elapsedS, otherPct: (c1.other - c0[i]!.other) / elapsedS, rssMiB: rssMiB(p.pid!), scrapeMs: scrapes[i]!.ms, lastScrape: scrapes[i]!.last };
     });
   } finally {
     await Promise.all(procs.map(stop));
@@ -431,12 +435,12 @@ export async function run(): Promise<string> {
       return `| ${name} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} |`;
     });
     const scrapeRows = configs.flatMap((name) => {
-      const ms = results.filter((p) => p.config === name).flatMap((p) => p.on.scrapes.map((x) => x.ms));
+      const ms = results.filter((p) => p.config === name).flatMap((p) => p.on.scrapeMs);
       if (ms.length === 0) return [];
       const sorted = [...ms].sort((x, y) => x - y);
       return [`| ${name} | ${ms.length} | ${median(ms).toFixed(1)} | ${sorted[Math.floor(ms.length * 0.9)]!.toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} | ${ms.filter((x) => x > 100).length} |`];
     });
-    const lastScrape = results.filter((p) => p.config === chart).flatMap((p) => p.on.scrapes).at(-1);
+    const lastScrape = results.filter((p) => p.config === chart).at(-1)?.on.lastScrape;
     const last = lastScrape ? analyse(lastScrape) : undefined;
     return [
       `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. The senders of a group run side by side over the same ${WINDOW_S} s window, after ${WARMUP_S} s of warm-up and ${WARMUP_SCRAPES} scrapes at each one's interval; each is compared with the group's sender without telemetry (the start order rotates by round). CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import yargs from 'yargs';
+import { Logger } from '../../src/app/log.js';
+import { telemetryOptions } from '../../src/cli/parser.js';
+import { startTelemetryFromArgs } from '../../src/cli/telemetry-hook.js';
 import { MetricsListenError, PROMETHEUS_CONTENT_TYPE } from '../../src/telemetry/server.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
 import { dir, promtoolCheck, RecordingLogger, requireTool, startTestTelemetry, stats } from './fixtures.js';
@@ -87,10 +91,6 @@ test('large expositions are gzipped for clients that accept it', async () => {
 });
 
 test('--no-metrics-gzip: the text goes out as it is, even to clients that accept gzip', async () => {
-  const { telemetryOptions } = await import('../../src/cli/parser.js');
-  const { default: yargs } = await import('yargs');
-  const { startTelemetryFromArgs } = await import('../../src/cli/telemetry-hook.js');
-  const { Logger } = await import('../../src/app/log.js');
   const parse = (argv: string[]) => telemetryOptions(yargs(argv)).parseSync();
   assert.equal(parse([])['metrics-gzip'], true, 'gzip is on by default');
   const args = parse(['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--no-metrics-gzip']);
