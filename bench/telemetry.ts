@@ -2,7 +2,7 @@
  * Telemetry cost: `twampy sender` measuring 1,000 targets at 1 packet/s each (four loopback
  * responders, 250 targets each), with telemetry on against the same sender with telemetry off.
  *
- * Method: groups run side by side. A group is three or four senders started together against
+ * Method: groups run side by side. A group is four senders started together against
  * the same responders, one of them with telemetry off (the baseline); every process's CPU time is
  * read over the same window, so that the shared machine's drift hits all alike (one after the
  * other, identical runs differed by up to 3 points of a core, the size of the whole budget).
@@ -10,9 +10,8 @@
  * (the Helm chart's interval) and every 5 s (the compose demo's). Group 2: a second baseline
  * (what the method reads when nothing differs), scraped every 15 s plus OTLP push at
  * OpenTelemetry's default 60 s, and scraped plus pushed every 5 s, to a loopback sink. Group 3:
- * scraped every 15 s and every 5 s with --no-metrics-gzip, and OTLP push alone at 60 s (never
- * scraped). Scrapes ask for gzip, as Prometheus
- * does. Reported per sender: CPU (and the share on threads other than the main one: V8's
+ * scraped every 15 s and every 5 s with --no-metrics-gzip, and OTLP push alone at 60 s (--otlp
+ * without --metrics). Scrapes ask for gzip, as Prometheus does. Reported per sender: CPU (and the share on threads other than the main one: V8's
  * collector, zlib), the ratio to the baseline, RSS, and the /metrics scrape times per
  * configuration; the scrape times of one sender scraped every 5 s with nothing beside it but the
  * responders (the issue's setup; in a group, a scrape also waits for cores the other senders
@@ -371,11 +370,11 @@ export async function run(): Promise<string> {
     writeFileSync(targetsFile, targets.map((t) => `- "${t}"`).join('\n') + '\n');
 
     const metricsArgs = (port: number) => ['--metrics', '--metrics-host', '127.0.0.1', '--metrics-port', String(port)];
-    const otlp = (port: number, everyMs: number, pushMs: number): SenderSpec => ({
-      extra: [...metricsArgs(port), '--otlp', `http://127.0.0.1:${sinkPort}`],
-      env: { OTEL_METRIC_EXPORT_INTERVAL: String(pushMs) },
-      metrics: { port, everyMs },
-    });
+    const push = (pushMs: number): SenderSpec => ({ extra: ['--otlp', `http://127.0.0.1:${sinkPort}`], env: { OTEL_METRIC_EXPORT_INTERVAL: String(pushMs) } });
+    const otlp = (port: number, everyMs: number, pushMs: number): SenderSpec => {
+      const p = push(pushMs);
+      return { ...p, extra: [...metricsArgs(port), ...p.extra], metrics: { port, everyMs } };
+    };
     const OFF: Config = { name: 'telemetry off', spec: () => ({ extra: [], env: {} }) };
     const never = '--metrics, never scraped';
     const chart = '--metrics, scraped every 15 s';
@@ -405,7 +404,7 @@ export async function run(): Promise<string> {
         { name: `${chart}, --no-metrics-gzip`, spec: plain(SCRAPE_EVERY_MS_CHART) },
         { name: `${demo}, --no-metrics-gzip`, spec: plain(SCRAPE_EVERY_MS) },
         // The push path alone at its default interval: --otlp without --metrics.
-        { name: pushOnly, spec: () => ({ extra: ['--otlp', `http://127.0.0.1:${sinkPort}`], env: { OTEL_METRIC_EXPORT_INTERVAL: String(OTLP_DEFAULT_INTERVAL_MS) } }) },
+        { name: pushOnly, spec: () => push(OTLP_DEFAULT_INTERVAL_MS) },
       ],
     ];
     const results: GroupResult[] = [];
@@ -427,8 +426,8 @@ export async function run(): Promise<string> {
     const configs = groups.flatMap((g) => g.slice(1).map((c) => c.name));
 
     // The issue's own setup for the scrape time: one sender with 1,000 targets and nothing else
-    // competing for the two cores but the responders. The groups above run three or four senders
-    // side by side, where a scrape's gzip also waits for a core.
+    // competing for the two cores but the responders. The groups above run four senders side by
+    // side, where a scrape's gzip also waits for a core.
     const aloneMs: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const port = await freePort();
@@ -456,6 +455,7 @@ export async function run(): Promise<string> {
       return [`| ${name} | ${ms.length} | ${median(ms).toFixed(1)} | ${sorted[Math.floor(ms.length * 0.9)]!.toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} | ${ms.filter((x) => x > 100).length} |`];
     };
     const scrapeRows = configs.flatMap((name) => scrapeRow(name, results.filter((p) => p.config === name).flatMap((p) => p.on.scrapeMs)));
+    const costRow = (name: string, ms: number[]) => `| ${name} | ${median(ms).toFixed(1)} | ${ms.map((x) => x.toFixed(1)).join(', ')} |`;
     const lastScrape = results.filter((p) => p.config === chart).at(-1)?.on.lastScrape;
     const last = lastScrape ? analyse(lastScrape) : undefined;
     return [
@@ -469,7 +469,7 @@ export async function run(): Promise<string> {
       '|---|---:|---|',
       ...summary,
       '',
-      "/metrics scrapes in the windows (client side, over loopback, gzip asked for). The first row is one sender alone with the responders, the issue's setup; the others are the groups' senders, three or four sharing the two cores:",
+      "/metrics scrapes in the windows (client side, over loopback, gzip asked for). The first row is one sender alone with the responders, the issue's setup; the others are the groups' senders, four sharing the two cores:",
       '',
       '| configuration | scrapes | median (ms) | p90 (ms) | max (ms) | over 100 ms |',
       '|---|---:|---:|---:|---:|---:|',
@@ -487,10 +487,10 @@ export async function run(): Promise<string> {
       '',
       '| per scrape | median (ms) | per pair (ms) |',
       '|---|---:|---|',
-      `| main thread | ${median(costs.map((c) => c.mainMs)).toFixed(1)} | ${costs.map((c) => c.mainMs.toFixed(1)).join(', ')} |`,
-      `| other threads | ${median(costs.map((c) => c.otherMs)).toFixed(1)} | ${costs.map((c) => c.otherMs.toFixed(1)).join(', ')} |`,
-      `| main thread, --no-metrics-gzip | ${median(plainCosts.map((c) => c.mainMs)).toFixed(1)} | ${plainCosts.map((c) => c.mainMs.toFixed(1)).join(', ')} |`,
-      `| other threads, --no-metrics-gzip | ${median(plainCosts.map((c) => c.otherMs)).toFixed(1)} | ${plainCosts.map((c) => c.otherMs.toFixed(1)).join(', ')} |`,
+      costRow('main thread', costs.map((c) => c.mainMs)),
+      costRow('other threads', costs.map((c) => c.otherMs)),
+      costRow('main thread, --no-metrics-gzip', plainCosts.map((c) => c.mainMs)),
+      costRow('other threads, --no-metrics-gzip', plainCosts.map((c) => c.otherMs)),
     ].join('\n');
   } finally {
     await Promise.all(responders.map(stop));
