@@ -146,7 +146,7 @@ export class Telemetry {
         t.server = await startMetricsServer({
           host: opts.metricsHost,
           port: opts.metricsPort,
-          gzip: opts.metricsGzip !== false,
+          gzip: opts.metricsGzip,
           exposition: () => t.expositionBody(),
           ready: () => t.ready,
           onError: (err) => rt.logger.limited('telemetry-server', `metrics server: ${err instanceof Error ? err.message : String(err)}`),
