@@ -136,6 +136,24 @@ export function registerCommands(y: Argv): Argv {
   return y;
 }
 
+/**
+ * `--name=value` arguments of boolean options whose value is neither `true` nor `false`.
+ *
+ * Why: yargs reads any such value as false, so `--metrics-gzip=yes` or `--nodegraph=TRUE` would
+ * silently turn the option off. `booleans` are the option names, `aliases` their other names.
+ */
+export function badBooleanValues(raw: readonly string[], booleans: readonly string[], aliases: Record<string, readonly string[]>): string[] {
+  const names = new Set<string>();
+  for (const b of booleans) for (const n of [b, ...(aliases[b] ?? [])]) names.add(n);
+  const bad: string[] = [];
+  for (const arg of raw) {
+    if (arg === '--') break;
+    const m = /^--?([^=]+)=(.*)$/s.exec(arg);
+    if (m && names.has(m[1]!) && m[2] !== 'true' && m[2] !== 'false') bad.push(arg);
+  }
+  return bad;
+}
+
 /** Builds the yargs parser (exported for tests of --help and option parsing). */
 export function buildParser(argv: string[]): Argv {
   const y = yargs(argv)
@@ -149,8 +167,16 @@ export function buildParser(argv: string[]): Argv {
     .help()
     .alias('h', 'help')
     .version(false)
+    .check((_argv, options: { boolean?: string[]; alias?: Record<string, string[]> }) => {
+      const bad = badBooleanValues(argv, options.boolean ?? [], options.alias ?? {});
+      if (bad.length === 0) return true;
+      const flag = bad[0]!.slice(0, bad[0]!.indexOf('='));
+      const hint = flag.startsWith('--') ? ` (or ${flag} / --no-${flag.slice(2)} alone)` : '';
+      return `${bad[0]}: a boolean option takes true or false${hint}`;
+    }, true)
     .fail((msg, err) => {
-      if (err) throw err;
+      // A check that returns its message hands it over as `err` too: that is a usage error.
+      if (err instanceof Error) throw err;
       process.stderr.write(`twampy: ${msg}\nRun "twampy --help" or "twampy <command> --help" for usage.\n`);
       process.exit(2);
     });

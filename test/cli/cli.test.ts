@@ -64,6 +64,10 @@ test('usage errors exit 2 with a clear message', async () => {
     [['sender', '127.0.0.1', '--count', '-1'], /--count must be an integer between 0 and/],
     [['sender', '127.0.0.1', '--padding', 'big'], /--padding "big"/],
     [['sender', '127.0.0.1', '--bogus'], /Unknown argument: bogus/],
+    // yargs alone reads any value but "true" as false: a typo must not turn an option off silently.
+    [['sender', '127.0.0.1', '--metrics-gzip=yes'], /--metrics-gzip=yes: a boolean option takes true or false/],
+    [['responder', '--stamp=TRUE'], /--stamp=TRUE: a boolean option takes true or false/],
+    [['sender', '127.0.0.1', '-q=yes'], /-q=yes: a boolean option takes true or false$/m],
     [['responder', '--allow', '10.0.0.0/33'], /prefix length must be 0-32/],
     [['responder', '--reply-dscp', 'bogus'], /--reply-dscp: invalid DSCP "bogus"/],
     [['nonsense'], /Unknown argument|Did you mean/],
