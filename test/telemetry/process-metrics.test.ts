@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { countOpenFds } from '../../src/telemetry/process-metrics.js';
 import { RecordingLogger, sampleValue, startTestTelemetry } from './fixtures.js';
 
 test('Node process metrics: CPU, memory, start time, file descriptors, event-loop delay', async () => {
@@ -35,4 +37,20 @@ test('Node process metrics: CPU, memory, start time, file descriptors, event-loo
   } finally {
     await t.shutdown();
   }
+});
+
+test('process_open_fds counts exactly the open descriptors, and follows opens and closes', { skip: process.platform !== 'linux' && 'no /proc' }, () => {
+  // Whichever way the count is read (stat size on Linux 6.2+, the listing before), it must equal
+  // the listing's count, less the listing's own directory handle.
+  const listed = () => readdirSync('/proc/self/fd').length - 1;
+  const before = countOpenFds();
+  assert.equal(before, listed());
+  const fds = Array.from({ length: 50 }, () => openSync('/dev/null', 'r'));
+  try {
+    assert.equal(countOpenFds(), before! + 50);
+    assert.equal(countOpenFds(), listed());
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  assert.equal(countOpenFds(), before);
 });
