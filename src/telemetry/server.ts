@@ -20,6 +20,18 @@ const GZIP_MIN_BYTES = 64 * 1024;
  */
 const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 
+/**
+ * Output chunk of the scrape's gzip: a quarter of the text, between 64 KiB and 4 MiB. zlib runs
+ * in the threadpool one output chunk at a time and comes back to the main thread after each, so
+ * with Node's default 16 KiB a 4.4 MB exposition (335 KB gzipped) took about 20 round trips, each
+ * waiting for the event loop to finish what it was doing (a sender handling replies). A chunk as
+ * large as the whole output makes it one: in-process, with the main thread busy in 0.5 ms slices,
+ * 16-17 ms against 25 ms; unloaded the same. The chunk is transient (freed with the response).
+ */
+function gzipChunkBytes(textBytes: number): number {
+  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(textBytes / 4)));
+}
+
 /** Content type of the Prometheus text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -88,7 +100,7 @@ async function serveMetrics(req: IncomingMessage, res: ServerResponse, opts: Met
   if (opts.gzip !== false && body.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(accepts)) {
     let gz: Buffer;
     try {
-      gz = await gzipAsync(body, { level: GZIP_LEVEL });
+      gz = await gzipAsync(body, { level: GZIP_LEVEL, chunkSize: gzipChunkBytes(body.length) });
     } finally {
       release?.();
     }
