@@ -23,7 +23,7 @@ const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
 /**
  * Output chunk of the scrape's gzip: a quarter of the text, between 64 KiB and 4 MiB. zlib runs
  * in the threadpool one output chunk at a time and comes back to the main thread after each, so
- * with Node's default 16 KiB a 4.4 MB exposition (335 KB gzipped) took about 20 round trips, each
+ * with Node's default 16 KiB a 4.4 MB exposition (300 KB gzipped) took about 20 round trips, each
  * waiting for the event loop to finish what it was doing (a sender handling replies). A chunk as
  * large as the whole output makes it one: in-process, with the main thread busy in 0.5 ms slices,
  * 16-17 ms against 25 ms; unloaded the same. The chunk is transient (freed with the response).
