@@ -11,11 +11,12 @@
  * (what the method reads when nothing differs), scraped every 15 s plus OTLP push at
  * OpenTelemetry's default 60 s, and scraped plus pushed every 5 s, to a loopback sink. Group 3:
  * scraped every 15 s and every 5 s with --no-metrics-gzip, and OTLP push alone at 60 s (--otlp
- * without --metrics). Scrapes ask for gzip, as Prometheus does. Reported per sender: CPU (and the share on threads other than the main one: V8's
- * collector, zlib), the ratio to the baseline, RSS, and the /metrics scrape times per
- * configuration; the scrape times of one sender scraped every 5 s with nothing beside it but the
- * responders (the issue's setup; in a group, a scrape also waits for cores the other senders
- * hold); then what one scrape costs a sender with and without gzip, measured apart.
+ * without --metrics). Scrapes ask for gzip, as Prometheus does. Reported per sender: CPU (and
+ * the share on threads other than the main one: V8's collector, zlib), the ratio to the
+ * baseline, RSS, and the /metrics scrape times per configuration; the scrape times of one
+ * sender scraped every 5 s with nothing beside it but the responders (the issue's setup; in a
+ * group, a scrape also waits for cores the other senders hold); then what one scrape costs a
+ * sender with and without gzip, measured apart.
  *
  * Goal (issue 3): telemetry costs less than 10 % more CPU than measuring alone; a scrape takes
  * under 100 ms.
