@@ -30,6 +30,17 @@ export interface TelemetryOptions {
   oneWayHistograms?: boolean;
 }
 
+/** The values OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE may take (case-insensitive; see temporality.ts). */
+export type TemporalityPreference = 'cumulative' | 'delta' | 'lowmemory';
+
+/** Parses OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE; null for an unknown value. */
+export function parseTemporalityPreference(text: string | undefined): TemporalityPreference | null {
+  const v = (text ?? '').trim().toLowerCase();
+  if (v === '' || v === 'cumulative') return 'cumulative';
+  if (v === 'delta' || v === 'lowmemory') return v;
+  return null;
+}
+
 /** Defaults of the telemetry flags. */
 export const TELEMETRY_DEFAULTS = {
   metrics: false,
@@ -99,6 +110,8 @@ export interface OtlpConfig {
   protocol: OtlpProtocol;
   intervalMs: number;
   timeoutMs: number;
+  /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (see temporality.ts). */
+  temporality: TemporalityPreference;
 }
 
 function positiveMs(env: Record<string, string | undefined>, name: string, fallback: number): number {
@@ -170,7 +183,16 @@ export function resolveOtlpConfig(
   const intervalMs = positiveMs(env, 'OTEL_METRIC_EXPORT_INTERVAL', TELEMETRY_DEFAULTS.otlpIntervalMs);
   // The periodic reader refuses a timeout longer than the interval; clamp as the SDK does implicitly.
   const timeoutMs = Math.min(positiveMs(env, 'OTEL_METRIC_EXPORT_TIMEOUT', TELEMETRY_DEFAULTS.otlpTimeoutMs), intervalMs);
-  return { url, protocol, intervalMs, timeoutMs };
+  const temporalityText = env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE;
+  const temporality = parseTemporalityPreference(temporalityText);
+  if (temporality === null) {
+    // The SDK's exporter would warn and push cumulative points; a backend that takes only deltas
+    // would then drop them without a word, so refuse instead.
+    throw new TelemetryConfigError(
+      `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "${String(temporalityText).trim()}" is not supported; use cumulative, delta or lowmemory`,
+    );
+  }
+  return { url, protocol, intervalMs, timeoutMs, temporality };
 }
 
 /** Validates the port and host flags; throws with the message the CLI prints. */

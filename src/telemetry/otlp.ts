@@ -20,6 +20,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { OtlpConfig } from './options.js';
+import { DeltaConverter } from './temporality.js';
 
 /** Callbacks of the export wrapper. */
 export interface ExportHooks {
@@ -59,9 +60,15 @@ class CountingExporter implements PushMetricExporter {
   }
 
   selectAggregationTemporality(): AggregationTemporality {
-    // The store already hands out cumulative points; say so for completeness.
+    // Only answers the interface: the reader's own MeterProvider has no instruments, and the
+    // store's points carry their own temporality (cumulative, or deltas from DeltaConverter).
     return AggregationTemporality.CUMULATIVE;
   }
+}
+
+/** `producer`'s collections as deltas (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
+function deltaProducer(producer: MetricProducer, converter: DeltaConverter): MetricProducer {
+  return { collect: async (options) => converter.convert(await producer.collect(options)) };
 }
 
 /** Creates the periodic OTLP reader over `producer`, to be registered on an instrument-less MeterProvider. */
@@ -73,6 +80,6 @@ export function createOtlpReader(cfg: OtlpConfig, producer: MetricProducer, hook
     exporter: new CountingExporter(inner, cfg.url, hooks),
     exportIntervalMillis: cfg.intervalMs,
     exportTimeoutMillis: cfg.timeoutMs,
-    metricProducers: [producer],
+    metricProducers: [cfg.temporality === 'cumulative' ? producer : deltaProducer(producer, new DeltaConverter(cfg.temporality))],
   });
 }

@@ -168,7 +168,8 @@ interface StoredMetric {
  * given, and twampy reuses one object per series, so the key is cached per object.
  */
 const keyCache = new WeakMap<Attributes, string>();
-function attributesKey(attributes: Attributes): string {
+/** Stable key of an attribute set (cached per attributes object). */
+export function attributesKey(attributes: Attributes): string {
   let key = keyCache.get(attributes);
   if (key !== undefined) return key;
   const keys = Object.keys(attributes);

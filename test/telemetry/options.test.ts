@@ -45,7 +45,10 @@ test('OTLP push: off unless asked for by flag or environment', () => {
 
 test('OTLP push: endpoints, protocol and interval from flag and environment', () => {
   const table: [boolean | string | undefined, Record<string, string>, string | undefined, object][] = [
-    [true, {}, undefined, { url: 'http://localhost:4318/v1/metrics', protocol: 'http/protobuf', intervalMs: 60000, timeoutMs: 30000 }],
+    [true, {}, undefined, { url: 'http://localhost:4318/v1/metrics', protocol: 'http/protobuf', intervalMs: 60000, timeoutMs: 30000, temporality: 'cumulative' }],
+    [true, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta' }, undefined, { temporality: 'delta' }],
+    [true, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: ' lowmemory ' }, undefined, { temporality: 'lowmemory' }],
+    [true, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'cumulative' }, undefined, { temporality: 'cumulative' }],
     [undefined, { OTEL_METRICS_EXPORTER: 'otlp' }, undefined, { url: 'http://localhost:4318/v1/metrics' }],
     [undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, undefined, { url: 'http://collector:4318/v1/metrics' }],
     [undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c.example/otlp/' }, undefined, { url: 'https://c.example/otlp/v1/metrics' }],
@@ -75,6 +78,7 @@ test('OTLP push: unusable settings fail with exact messages', () => {
     ['not a url', {}, '--otlp: "not a url" is not a URL (expected e.g. http://collector:4318)'],
     [true, { OTEL_METRIC_EXPORT_INTERVAL: 'soon' }, 'OTEL_METRIC_EXPORT_INTERVAL: expected a positive number of milliseconds (got "soon")'],
     [true, { OTEL_METRIC_EXPORT_INTERVAL: '0' }, 'OTEL_METRIC_EXPORT_INTERVAL: expected a positive number of milliseconds (got "0")'],
+    [true, { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'deltas' }, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "deltas" is not supported; use cumulative, delta or lowmemory'],
   ];
   for (const [flag, env, message] of cases) {
     assert.throws(() => resolveOtlpConfig(flag, env), (err: unknown) => err instanceof TelemetryConfigError && err.message === message, message);

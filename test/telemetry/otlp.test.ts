@@ -102,6 +102,55 @@ test('OTLP: the last batch is pushed on shutdown', async () => {
   }
 });
 
+for (const [preference, protocol] of [['delta', 'http/protobuf'], ['lowmemory', 'http/json']] as const) {
+  test(`OTLP ${protocol} with OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=${preference}: deltas that add up`, async () => {
+    const receiver = await startOtlpReceiver('ok');
+    const tel = await startTestTelemetry(
+      { otlp: receiver.url, otlpProtocol: protocol },
+      { OTEL_METRIC_EXPORT_INTERVAL: '150', OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: preference },
+      new RecordingLogger(),
+      true,
+    );
+    const none = dir(null, null, null, null, null);
+    const period = (sent: number, samplesMs: number[]) =>
+      stats('d:1', { outbound: none, inbound: none, roundtrip: dir(1, 1, 1, 0, 0, samplesMs) }, { sent, received: samplesMs.length });
+    try {
+      const s = tel.sender();
+      s.onStats?.(period(7, [1, 2]));
+      const first = await poll('a push with the first period', () => {
+        const r = latestWith(receiver, 'twampy_packets_sent');
+        return r && point(r, 'twampy_packets_sent', { target: 'd:1' }) ? r : undefined;
+      });
+      const sent1 = point(first, 'twampy_packets_sent', { target: 'd:1' })!;
+      assert.equal(first.metrics.get('twampy_packets_sent')?.temporality, 1, 'delta');
+      assert.equal(sent1.value, 7);
+      assert.equal(point(first, 'twampy_delay_seconds', { target: 'd:1', direction: 'roundtrip' })?.count, 2);
+      assert.equal(first.metrics.get('twampy_latency_avg')?.kind, 'gauge');
+      // Observable counters (the process CPU seconds) are deltas under delta, cumulative under lowmemory.
+      assert.equal(first.metrics.get('process_cpu_seconds')?.temporality, preference === 'delta' ? 1 : 2);
+
+      const pushesBefore = receiver.requests.length;
+      s.onStats?.(period(5, [3, 4, 5]));
+      const later = await poll('a push with the second period', () => {
+        const r = receiver.requests.slice(pushesBefore).find((q) => point(q, 'twampy_packets_sent', { target: 'd:1' }));
+        return r;
+      });
+      const sent2 = point(later, 'twampy_packets_sent', { target: 'd:1' })!;
+      assert.equal(sent2.value, 5, 'the second period only');
+      assert.equal(sent2.startTimeUnixNano, sent1.timeUnixNano, 'from where the previous delta ended');
+      const h2 = point(later, 'twampy_delay_seconds', { target: 'd:1', direction: 'roundtrip' })!;
+      assert.equal(h2.count, 3);
+      assert.equal(h2.bucketCounts?.reduce((a, b) => a + b, 0), 3);
+      // Pushes in between carried no packet counts for the target: the deltas add up to the total.
+      const total = receiver.requests.reduce((n, q) => n + (point(q, 'twampy_packets_sent', { target: 'd:1' })?.value ?? 0), 0);
+      assert.equal(total, 12);
+    } finally {
+      await tel.shutdown(2000);
+      await receiver.close();
+    }
+  });
+}
+
 for (const broken of ['down', 'refusing'] as const) {
   test(`OTLP: a collector that is ${broken} is counted and logged, and measuring goes on`, async () => {
     const receiver = await startOtlpReceiver('refuse');

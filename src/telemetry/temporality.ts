@@ -1,0 +1,152 @@
+/**
+ * Delta temporality for the OTLP push (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).
+ *
+ * The series store keeps cumulative points: Prometheus needs them, and they are OTLP's default.
+ * Some backends take only deltas for sums and histograms (Dynatrace among them; Datadog and New
+ * Relic prefer them). With `delta` or `lowmemory` the OTLP reader's collections go through a
+ * `DeltaConverter`, which remembers what the previous push carried for each series and sends the
+ * difference, with the previous push's time as the point's start, as the OpenTelemetry SDK's own
+ * delta readers do. The choice of instruments follows the SDK's exporters:
+ *  - `delta`: counters, observable counters and histograms are deltas;
+ *  - `lowmemory`: counters and histograms are deltas, observable counters (the process CPU
+ *    seconds) stay cumulative;
+ *  - gauges are gauges either way (OTLP gauges carry no temporality).
+ *
+ * What a delta cannot say: a histogram's min and max over the interval (the store keeps them over
+ * the series' life), so delta histogram points carry neither after the series' first push.
+ * A series whose figures did not move since the last push is left out of the push, as the SDK's
+ * delta readers leave out attribute sets nothing was recorded for. A series that was removed and
+ * came back (its start time changed) starts afresh.
+ *
+ * Cost: one remembered value per sum series and one counts array per histogram series, held only
+ * when a delta preference is set.
+ */
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type CollectionResult,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
+import { ALL_METRICS } from './catalog.js';
+import type { TemporalityPreference } from './options.js';
+import { attributesKey } from './series-store.js';
+
+/** Names of the observable counters, which `lowmemory` keeps cumulative. */
+const OBSERVABLE_COUNTERS: ReadonlySet<string> = new Set(ALL_METRICS.filter((m) => m.kind === 'observable_counter').map((m) => m.name));
+
+interface SumState {
+  start: HrTime;
+  time: HrTime;
+  value: number;
+}
+
+interface HistogramState {
+  start: HrTime;
+  time: HrTime;
+  counts: number[];
+  count: number;
+  sum: number | undefined;
+}
+
+function sameTime(a: HrTime, b: HrTime): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
+/** Turns the store's cumulative collections into deltas for the metrics the preference names. */
+export class DeltaConverter {
+  private readonly sums = new Map<string, Map<string, SumState>>();
+  private readonly histograms = new Map<string, Map<string, HistogramState>>();
+
+  constructor(private readonly preference: Exclude<TemporalityPreference, 'cumulative'>) {}
+
+  /** Whether the metric is pushed as deltas under this preference. */
+  private isDelta(md: MetricData): boolean {
+    if (md.dataPointType === DataPointType.HISTOGRAM) return true;
+    if (md.dataPointType !== DataPointType.SUM || !md.isMonotonic) return false;
+    return this.preference === 'delta' || !OBSERVABLE_COUNTERS.has(md.descriptor.name);
+  }
+
+  /** The collection with deltas in place of the cumulative points it names; remembers what it sent. */
+  convert(result: CollectionResult): CollectionResult {
+    const seenSums = new Set<string>();
+    const seenHistograms = new Set<string>();
+    const scopeMetrics = result.resourceMetrics.scopeMetrics.map((sm) => ({
+      scope: sm.scope,
+      metrics: sm.metrics.flatMap((md): MetricData[] => {
+        if (!this.isDelta(md)) return [md];
+        if (md.dataPointType === DataPointType.HISTOGRAM) {
+          seenHistograms.add(md.descriptor.name);
+          const dataPoints = this.histogramDeltas(md.descriptor.name, md.dataPoints);
+          return dataPoints.length === 0 ? [] : [{ ...md, aggregationTemporality: AggregationTemporality.DELTA, dataPoints }];
+        }
+        if (md.dataPointType !== DataPointType.SUM) return [md];
+        seenSums.add(md.descriptor.name);
+        const dataPoints = this.sumDeltas(md.descriptor.name, md.dataPoints);
+        return dataPoints.length === 0 ? [] : [{ ...md, aggregationTemporality: AggregationTemporality.DELTA, dataPoints }];
+      }),
+    }));
+    // A metric with no series left forgets its state.
+    for (const name of this.sums.keys()) if (!seenSums.has(name)) this.sums.delete(name);
+    for (const name of this.histograms.keys()) if (!seenHistograms.has(name)) this.histograms.delete(name);
+    return {
+      resourceMetrics: { resource: result.resourceMetrics.resource, scopeMetrics: scopeMetrics.filter((sm) => sm.metrics.length > 0) },
+      errors: result.errors,
+    };
+  }
+
+  private sumDeltas(name: string, points: DataPoint<number>[]): DataPoint<number>[] {
+    const prev = this.sums.get(name) ?? new Map<string, SumState>();
+    const next = new Map<string, SumState>();
+    const out: DataPoint<number>[] = [];
+    for (const p of points) {
+      const key = attributesKey(p.attributes);
+      const last = prev.get(key);
+      next.set(key, { start: p.startTime, time: p.endTime, value: p.value });
+      if (last && sameTime(last.start, p.startTime) && p.value >= last.value) {
+        const delta = p.value - last.value;
+        if (delta !== 0) out.push(point(p.attributes, last.time, p.endTime, delta));
+      } else {
+        // The series' first push (or it came back): everything since its start.
+        out.push(point(p.attributes, p.startTime, p.endTime, p.value));
+      }
+    }
+    this.sums.set(name, next);
+    return out;
+  }
+
+  private histogramDeltas(name: string, points: DataPoint<Histogram>[]): DataPoint<Histogram>[] {
+    const prev = this.histograms.get(name) ?? new Map<string, HistogramState>();
+    const next = new Map<string, HistogramState>();
+    const out: DataPoint<Histogram>[] = [];
+    for (const p of points) {
+      const key = attributesKey(p.attributes);
+      const h = p.value;
+      const last = prev.get(key);
+      next.set(key, { start: p.startTime, time: p.endTime, counts: h.buckets.counts.slice(), count: h.count, sum: h.sum });
+      if (last && sameTime(last.start, p.startTime) && last.counts.length === h.buckets.counts.length && h.count >= last.count) {
+        const count = h.count - last.count;
+        if (count === 0) continue;
+        const delta: Histogram = {
+          buckets: { boundaries: h.buckets.boundaries, counts: h.buckets.counts.map((c, i) => c - last.counts[i]!) },
+          count,
+          sum: h.sum === undefined || last.sum === undefined ? undefined : h.sum - last.sum,
+          // The interval's extremes are unknown (see the file header).
+          min: undefined,
+          max: undefined,
+        };
+        out.push(point(p.attributes, last.time, p.endTime, delta));
+      } else {
+        out.push(point(p.attributes, p.startTime, p.endTime, h));
+      }
+    }
+    this.histograms.set(name, next);
+    return out;
+  }
+}
+
+function point<T>(attributes: Attributes, startTime: HrTime, endTime: HrTime, value: T): DataPoint<T> {
+  return { attributes, startTime, endTime, value };
+}
