@@ -180,6 +180,7 @@ test('telemetry modes: annotations, PodMonitor, ServiceMonitor, OTLP environment
     const env = new Map(c.env.map((e: any) => [e.name, e.value]));
     assert.equal(env.get('OTEL_EXPORTER_OTLP_ENDPOINT'), 'http://otel-collector.observability:4318');
     assert.equal(env.get('OTEL_EXPORTER_OTLP_PROTOCOL'), 'http/protobuf');
+    assert.equal(env.get('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE'), 'delta');
   }
   const sm = render(['static-values.yaml']);
   assert.equal(sm.filter((d) => d.kind === 'ServiceMonitor').length, 1);
@@ -201,6 +202,7 @@ test('values.schema.json and the templates reject inconsistent values', () => {
     [['sender.mode=ring'], /mode/],
     [['twamp.port=70000'], /port/],
     [['telemetry.otlp.enabled=true'], /endpoint/],
+    [['telemetry.otlp.temporality=deltas'], /temporality/],
     [['twamp.dscp=not a dscp'], /dscp/],
     [['responder.allow[0]=everyone'], /allow/],
     [['sourceName=podName'], /sourceName/],

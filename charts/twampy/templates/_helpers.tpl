@@ -98,6 +98,8 @@ app.kubernetes.io/component: {{ index . 1 }}
   value: {{ .Values.telemetry.otlp.protocol | quote }}
 - name: OTEL_METRIC_EXPORT_INTERVAL
   value: {{ .Values.telemetry.otlp.exportInterval | quote }}
+- name: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
+  value: {{ .Values.telemetry.otlp.temporality | quote }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: "k8s.node.name=$(NODE_NAME),k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE)"
 {{- end }}
