@@ -141,8 +141,8 @@ function metricsUrl(base: string, origin: string, appendPath: boolean): string {
 /**
  * Resolves whether and where to push OTLP, from the `--otlp` flag and the standard environment.
  * Push is on when the flag is given, or when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set, or
- * OTEL_METRICS_EXPORTER names otlp; `--otlp=false` or OTEL_METRICS_EXPORTER=none (without the
- * flag) turn it off. Returns null when off.
+ * OTEL_METRICS_EXPORTER names otlp; `--otlp=false`, or OTEL_METRICS_EXPORTER=none or
+ * OTEL_SDK_DISABLED=true without the flag, turn it off. Returns null when off.
  */
 export function resolveOtlpConfig(
   flag: boolean | string | undefined,
@@ -156,6 +156,8 @@ export function resolveOtlpConfig(
   const flagged = flag === true || (typeof flag === 'string' && flag !== '');
   if (!flagged) {
     if (exporters.includes('none')) return null;
+    // The specification's switch for every OpenTelemetry SDK in the process; the flag still wins.
+    if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return null;
     if (!specific && !generic && !exporters.includes('otlp')) return null;
   }
 

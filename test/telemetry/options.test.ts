@@ -41,6 +41,9 @@ test('OTLP push: off unless asked for by flag or environment', () => {
   assert.equal(resolveOtlpConfig(false, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }), null);
   assert.equal(resolveOtlpConfig(undefined, { OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }), null);
   assert.equal(resolveOtlpConfig(undefined, { OTEL_METRICS_EXPORTER: 'prometheus' }), null);
+  assert.equal(resolveOtlpConfig(undefined, { OTEL_SDK_DISABLED: 'TRUE', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }), null);
+  assert.equal(resolveOtlpConfig(true, { OTEL_SDK_DISABLED: 'true' })?.url, 'http://localhost:4318/v1/metrics', 'the flag wins');
+  assert.equal(resolveOtlpConfig(undefined, { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })?.url, 'http://c:4318/v1/metrics');
 });
 
 test('OTLP push: endpoints, protocol and interval from flag and environment', () => {
