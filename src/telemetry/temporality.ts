@@ -98,53 +98,60 @@ export class DeltaConverter {
   }
 
   private sumDeltas(name: string, points: DataPoint<number>[]): DataPoint<number>[] {
-    const prev = this.sums.get(name) ?? new Map<string, SumState>();
-    const next = new Map<string, SumState>();
-    const out: DataPoint<number>[] = [];
-    for (const p of points) {
-      const key = attributesKey(p.attributes);
-      const last = prev.get(key);
-      next.set(key, { start: p.startTime, time: p.endTime, value: p.value });
-      if (last && sameTime(last.start, p.startTime) && p.value >= last.value) {
-        const delta = p.value - last.value;
-        if (delta !== 0) out.push(point(p.attributes, last.time, p.endTime, delta));
-      } else {
-        // The series' first push (or it came back): everything since its start.
-        out.push(point(p.attributes, p.startTime, p.endTime, p.value));
-      }
-    }
-    this.sums.set(name, next);
-    return out;
+    return deltas(this.sums, name, points, (p) => ({ start: p.startTime, time: p.endTime, value: p.value }), (v, last) =>
+      v < last.value ? undefined : v === last.value ? null : v - last.value,
+    );
   }
 
   private histogramDeltas(name: string, points: DataPoint<Histogram>[]): DataPoint<Histogram>[] {
-    const prev = this.histograms.get(name) ?? new Map<string, HistogramState>();
-    const next = new Map<string, HistogramState>();
-    const out: DataPoint<Histogram>[] = [];
-    for (const p of points) {
-      const key = attributesKey(p.attributes);
-      const h = p.value;
-      const last = prev.get(key);
-      next.set(key, { start: p.startTime, time: p.endTime, counts: h.buckets.counts.slice(), count: h.count, sum: h.sum });
-      if (last && sameTime(last.start, p.startTime) && last.counts.length === h.buckets.counts.length && h.count >= last.count) {
-        const count = h.count - last.count;
-        if (count === 0) continue;
-        const delta: Histogram = {
-          buckets: { boundaries: h.buckets.boundaries, counts: h.buckets.counts.map((c, i) => c - last.counts[i]!) },
-          count,
-          sum: h.sum === undefined || last.sum === undefined ? undefined : h.sum - last.sum,
-          // The interval's extremes are unknown (see the file header).
-          min: undefined,
-          max: undefined,
-        };
-        out.push(point(p.attributes, last.time, p.endTime, delta));
-      } else {
-        out.push(point(p.attributes, p.startTime, p.endTime, h));
-      }
-    }
-    this.histograms.set(name, next);
-    return out;
+    const remember = (p: DataPoint<Histogram>): HistogramState => ({
+      start: p.startTime,
+      time: p.endTime,
+      counts: p.value.buckets.counts.slice(),
+      count: p.value.count,
+      sum: p.value.sum,
+    });
+    return deltas(this.histograms, name, points, remember, (h, last) => {
+      if (last.counts.length !== h.buckets.counts.length || h.count < last.count) return undefined;
+      if (h.count === last.count) return null;
+      return {
+        buckets: { boundaries: h.buckets.boundaries, counts: h.buckets.counts.map((c, i) => c - last.counts[i]!) },
+        count: h.count - last.count,
+        sum: h.sum === undefined || last.sum === undefined ? undefined : h.sum - last.sum,
+        // The interval's extremes are unknown (see the file header).
+        min: undefined,
+        max: undefined,
+      };
+    });
   }
+}
+
+/**
+ * One metric's delta points, and its remembered state replaced by this collection's. `diff` gives
+ * the change since `last`: null when there is none (the series is left out), undefined when it
+ * cannot be told (a total went down), and then the whole value since the series' start is sent.
+ */
+function deltas<V, S extends { start: HrTime; time: HrTime }>(
+  states: Map<string, Map<string, S>>,
+  name: string,
+  points: DataPoint<V>[],
+  remember: (p: DataPoint<V>) => S,
+  diff: (now: V, last: S) => V | null | undefined,
+): DataPoint<V>[] {
+  const prev = states.get(name);
+  const next = new Map<string, S>();
+  const out: DataPoint<V>[] = [];
+  for (const p of points) {
+    const key = attributesKey(p.attributes);
+    const last = prev?.get(key);
+    next.set(key, remember(p));
+    // A series seen for the first time, or back with a new start, sends everything since its start.
+    const d = last && sameTime(last.start, p.startTime) ? diff(p.value, last) : undefined;
+    if (d === null) continue;
+    out.push(d === undefined ? point(p.attributes, p.startTime, p.endTime, p.value) : point(p.attributes, last!.time, p.endTime, d));
+  }
+  states.set(name, next);
+  return out;
 }
 
 function point<T>(attributes: Attributes, startTime: HrTime, endTime: HrTime, value: T): DataPoint<T> {
