@@ -57,101 +57,98 @@ function sameTime(a: HrTime, b: HrTime): boolean {
 
 /** Turns the store's cumulative collections into deltas for the metrics the preference names. */
 export class DeltaConverter {
-  private readonly sums = new Map<string, Map<string, SumState>>();
-  private readonly histograms = new Map<string, Map<string, HistogramState>>();
+  /** What the previous collection carried, by metric name and attributes key. */
+  private sums = new Map<string, Map<string, SumState>>();
+  private histograms = new Map<string, Map<string, HistogramState>>();
 
   constructor(private readonly preference: Exclude<TemporalityPreference, 'cumulative'>) {}
 
-  /** Whether the metric is pushed as deltas under this preference. */
-  private isDelta(md: MetricData): boolean {
-    if (md.dataPointType === DataPointType.HISTOGRAM) return true;
-    if (md.dataPointType !== DataPointType.SUM || !md.isMonotonic) return false;
-    return this.preference === 'delta' || !OBSERVABLE_COUNTERS.has(md.descriptor.name);
-  }
-
-  /** The collection with deltas in place of the cumulative points it names; remembers what it sent. */
+  /**
+   * The collection with deltas in place of the cumulative points the preference names; remembers
+   * what it sent. State is rebuilt from each collection, so a series or metric that is gone is forgotten.
+   */
   convert(result: CollectionResult): CollectionResult {
-    const seenSums = new Set<string>();
-    const seenHistograms = new Set<string>();
+    const sums = new Map<string, Map<string, SumState>>();
+    const histograms = new Map<string, Map<string, HistogramState>>();
+    const withDeltas = <V>(md: MetricData, dataPoints: DataPoint<V>[]): MetricData[] =>
+      dataPoints.length === 0 ? [] : [{ ...md, aggregationTemporality: AggregationTemporality.DELTA, dataPoints } as MetricData];
     const scopeMetrics = result.resourceMetrics.scopeMetrics.map((sm) => ({
       scope: sm.scope,
       metrics: sm.metrics.flatMap((md): MetricData[] => {
-        if (!this.isDelta(md)) return [md];
+        const name = md.descriptor.name;
         if (md.dataPointType === DataPointType.HISTOGRAM) {
-          seenHistograms.add(md.descriptor.name);
-          const dataPoints = this.histogramDeltas(md.descriptor.name, md.dataPoints);
-          return dataPoints.length === 0 ? [] : [{ ...md, aggregationTemporality: AggregationTemporality.DELTA, dataPoints }];
+          const { points, state } = deltas(this.histograms.get(name), md.dataPoints, rememberHistogram, histogramDiff);
+          histograms.set(name, state);
+          return withDeltas(md, points);
         }
-        if (md.dataPointType !== DataPointType.SUM) return [md];
-        seenSums.add(md.descriptor.name);
-        const dataPoints = this.sumDeltas(md.descriptor.name, md.dataPoints);
-        return dataPoints.length === 0 ? [] : [{ ...md, aggregationTemporality: AggregationTemporality.DELTA, dataPoints }];
+        // Monotonic sums are counters; `lowmemory` keeps the observable ones cumulative.
+        if (md.dataPointType === DataPointType.SUM && md.isMonotonic && (this.preference === 'delta' || !OBSERVABLE_COUNTERS.has(name))) {
+          const { points, state } = deltas(this.sums.get(name), md.dataPoints, rememberSum, sumDiff);
+          sums.set(name, state);
+          return withDeltas(md, points);
+        }
+        return [md];
       }),
     }));
-    // A metric with no series left forgets its state.
-    for (const name of this.sums.keys()) if (!seenSums.has(name)) this.sums.delete(name);
-    for (const name of this.histograms.keys()) if (!seenHistograms.has(name)) this.histograms.delete(name);
+    this.sums = sums;
+    this.histograms = histograms;
     return {
       resourceMetrics: { resource: result.resourceMetrics.resource, scopeMetrics: scopeMetrics.filter((sm) => sm.metrics.length > 0) },
       errors: result.errors,
     };
   }
+}
 
-  private sumDeltas(name: string, points: DataPoint<number>[]): DataPoint<number>[] {
-    return deltas(this.sums, name, points, (p) => ({ start: p.startTime, time: p.endTime, value: p.value }), (v, last) =>
-      v < last.value ? undefined : v === last.value ? null : v - last.value,
-    );
-  }
+function rememberSum(p: DataPoint<number>): SumState {
+  return { start: p.startTime, time: p.endTime, value: p.value };
+}
 
-  private histogramDeltas(name: string, points: DataPoint<Histogram>[]): DataPoint<Histogram>[] {
-    const remember = (p: DataPoint<Histogram>): HistogramState => ({
-      start: p.startTime,
-      time: p.endTime,
-      counts: p.value.buckets.counts.slice(),
-      count: p.value.count,
-      sum: p.value.sum,
-    });
-    return deltas(this.histograms, name, points, remember, (h, last) => {
-      if (last.counts.length !== h.buckets.counts.length || h.count < last.count) return undefined;
-      if (h.count === last.count) return null;
-      return {
-        buckets: { boundaries: h.buckets.boundaries, counts: h.buckets.counts.map((c, i) => c - last.counts[i]!) },
-        count: h.count - last.count,
-        sum: h.sum === undefined || last.sum === undefined ? undefined : h.sum - last.sum,
-        // The interval's extremes are unknown (see the file header).
-        min: undefined,
-        max: undefined,
-      };
-    });
-  }
+/** A counter's change since `last` (see `deltas` for null and undefined). */
+function sumDiff(v: number, last: SumState): number | null | undefined {
+  return v < last.value ? undefined : v === last.value ? null : v - last.value;
+}
+
+function rememberHistogram(p: DataPoint<Histogram>): HistogramState {
+  return { start: p.startTime, time: p.endTime, counts: p.value.buckets.counts.slice(), count: p.value.count, sum: p.value.sum };
+}
+
+/** A histogram's change since `last` (see `deltas` for null and undefined). */
+function histogramDiff(h: Histogram, last: HistogramState): Histogram | null | undefined {
+  if (last.counts.length !== h.buckets.counts.length || h.count < last.count) return undefined;
+  if (h.count === last.count) return null;
+  return {
+    buckets: { boundaries: h.buckets.boundaries, counts: h.buckets.counts.map((c, i) => c - last.counts[i]!) },
+    count: h.count - last.count,
+    sum: h.sum === undefined || last.sum === undefined ? undefined : h.sum - last.sum,
+    // The interval's extremes are unknown (see the file header).
+    min: undefined,
+    max: undefined,
+  };
 }
 
 /**
- * One metric's delta points, and its remembered state replaced by this collection's. `diff` gives
- * the change since `last`: null when there is none (the series is left out), undefined when it
- * cannot be told (a total went down), and then the whole value since the series' start is sent.
+ * One metric's delta points and the state to remember for the next collection. `diff` gives the
+ * change since `last`: null when there is none (the series is left out), undefined when it cannot
+ * be told (a total went down), and then the whole value since the series' start is sent.
  */
 function deltas<V, S extends { start: HrTime; time: HrTime }>(
-  states: Map<string, Map<string, S>>,
-  name: string,
+  prev: Map<string, S> | undefined,
   points: DataPoint<V>[],
   remember: (p: DataPoint<V>) => S,
   diff: (now: V, last: S) => V | null | undefined,
-): DataPoint<V>[] {
-  const prev = states.get(name);
-  const next = new Map<string, S>();
+): { points: DataPoint<V>[]; state: Map<string, S> } {
+  const state = new Map<string, S>();
   const out: DataPoint<V>[] = [];
   for (const p of points) {
     const key = attributesKey(p.attributes);
     const last = prev?.get(key);
-    next.set(key, remember(p));
+    state.set(key, remember(p));
     // A series seen for the first time, or back with a new start, sends everything since its start.
     const d = last && sameTime(last.start, p.startTime) ? diff(p.value, last) : undefined;
     if (d === null) continue;
     out.push(d === undefined ? point(p.attributes, p.startTime, p.endTime, p.value) : point(p.attributes, last!.time, p.endTime, d));
   }
-  states.set(name, next);
-  return out;
+  return { points: out, state };
 }
 
 function point<T>(attributes: Attributes, startTime: HrTime, endTime: HrTime, value: T): DataPoint<T> {
