@@ -12,6 +12,7 @@
  * when the series is created, into a `TextArena`, and a scrape copies them and formats the values.
  */
 import type { Attributes } from '@opentelemetry/api';
+import type { GzipSegment } from './segmented-gzip.js';
 
 /** Histogram buckets as the SDK holds them: `counts` has one more entry than `boundaries` (+Inf). */
 export interface TextHistogram {
@@ -195,6 +196,46 @@ export interface TextFamily {
   series: Iterable<TextSeries>;
   /** The numbers of every series (store-kept metrics): one cell per counter or gauge, HISTOGRAM_CELLS per histogram. */
   cells: Float64Array | null;
+  /**
+   * Store-kept metrics: a number that changes whenever a series is added or removed, and the
+   * number of series. With `cells`, they tell whether the family's text can have changed.
+   */
+  version?: number;
+  size?: number;
+}
+
+/** A family with fewer series is written in the segment of the text around it (compressing it alone would not pay). */
+const MIN_SEGMENT_SERIES = 32;
+
+/**
+ * What the writer remembers of the store-kept families between expositions, to tell which
+ * families' text is unchanged: a copy of the numbers it last wrote (one per cell, in a shadow
+ * array as long as the cells) and the family's series version.
+ */
+export class FamilyTracker {
+  private seq = 0;
+  private readonly shadows = new WeakMap<Float64Array, Float64Array>();
+  private readonly families = new Map<string, { version: number; shadow: Float64Array; written: number }>();
+
+  /** Number of the next exposition. */
+  next(): number {
+    return ++this.seq;
+  }
+
+  /** The shadow of `cells` (a new one, all zeros, when the cells array is new or has grown). */
+  shadowFor(cells: Float64Array): Float64Array {
+    let shadow = this.shadows.get(cells);
+    if (!shadow) this.shadows.set(cells, (shadow = new Float64Array(cells.length)));
+    return shadow;
+  }
+
+  /** Number of the exposition since which a family's text is what was written now. */
+  written(name: string, version: number, shadow: Float64Array, changed: boolean, seq: number): number {
+    const state = this.families.get(name);
+    if (state && !changed && state.version === version && state.shadow === shadow) return state.written;
+    this.families.set(name, { version, shadow, written: seq });
+    return seq;
+  }
 }
 
 /** The `target_info` block of a resource. */
@@ -267,6 +308,11 @@ class ExpositionWriter {
   text(s: string): void {
     this.reserve(Buffer.byteLength(s));
     this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** Bytes written so far. */
+  get offset(): number {
+    return this.pos - this.arena.prefixCapacity;
   }
 
   /** The exposition, a view of the scratch space, lent until `release` is called. */
@@ -344,17 +390,30 @@ function familyHeader(f: TextFamily): string {
 // ms for the single loop (three alternations); in a live sender the first few expositions cost
 // 40-160 ms of CPU either way while V8 compiles, about 15 ms from then on.
 
-/** A counter or gauge family kept in cells; returns whether it had a series. */
-function writeScalarCells(w: ExpositionWriter, f: TextFamily, cells: Float64Array): boolean {
-  let any = false;
+/** What a family writer returns: whether it wrote a series, and whether a number differed from its shadow. */
+const WROTE = 1;
+const CHANGED = 2;
+
+/**
+ * A counter or gauge family kept in cells; each number is compared with, and copied to, its
+ * shadow. Returns WROTE and CHANGED flags.
+ */
+function writeScalarCells(w: ExpositionWriter, f: TextFamily, cells: Float64Array, shadow: Float64Array): number {
+  let flags = 0;
   for (const s of f.series) {
-    if (!any) {
-      any = true;
+    if (flags === 0) {
+      flags = WROTE;
       w.text(familyHeader(f));
     }
-    w.line(s.textStart, s.textLens[0]!, cells[s.off]!);
+    const off = s.off;
+    const v = cells[off]!;
+    if (v !== shadow[off]) {
+      shadow[off] = v;
+      flags |= CHANGED;
+    }
+    w.line(s.textStart, s.textLens[0]!, v);
   }
-  return any;
+  return flags;
 }
 
 /**
@@ -377,17 +436,31 @@ function histogramLines(w: ExpositionWriter, s: TextSeries, cells: Float64Array,
   }
 }
 
-/** A histogram family kept in cells. */
-function writeHistogramCells(w: ExpositionWriter, f: TextFamily, cells: Float64Array): boolean {
-  let any = false;
+/**
+ * A histogram family kept in cells; the numbers its lines show (count, sum, buckets) are compared
+ * with, and copied to, their shadow. Returns WROTE and CHANGED flags.
+ */
+function writeHistogramCells(w: ExpositionWriter, f: TextFamily, cells: Float64Array, shadow: Float64Array): number {
+  let flags = 0;
   for (const s of f.series) {
-    if (!any) {
-      any = true;
+    if (flags === 0) {
+      flags = WROTE;
       w.text(familyHeader(f));
     }
-    histogramLines(w, s, cells, s.off);
+    const off = s.off;
+    // count and sum, then one cell per bucket line (+Inf included): the text's numbers.
+    const end = off + HISTOGRAM_CELLS.buckets + s.textLens.length - 2;
+    for (let i = off; i < end; i++) {
+      if (i === off + HISTOGRAM_CELLS.min) i = off + HISTOGRAM_CELLS.buckets;
+      const v = cells[i]!;
+      if (v !== shadow[i]) {
+        shadow[i] = v;
+        flags |= CHANGED;
+      }
+    }
+    histogramLines(w, s, cells, off);
   }
-  return any;
+  return flags;
 }
 
 /**
@@ -418,21 +491,45 @@ function writeSdkPoints(w: ExpositionWriter, f: TextFamily): boolean {
   return any;
 }
 
+/** An exposition: the body (lent until `release`) and its segments for `SegmentedGzip`. */
+export interface WrittenExposition {
+  body: Buffer;
+  release: () => void;
+  /** The body cut into byte ranges: each large store-kept family alone, the rest between them. */
+  segments: GzipSegment[];
+}
+
 /**
  * Writes the exposition from families whose series' prefixes are in `arena` (the scrape path).
  * `sizeHint`: the previous exposition's size (0: estimated from the prefixes), so that the
- * buffer grows at most once. The body is
- * a view of the arena's scratch space: call `release` once it has been sent or compressed.
+ * buffer grows at most once. `tracker` remembers the families between expositions, so that each
+ * segment says since which exposition its text is unchanged. The body is a view of the arena's
+ * scratch space: call `release` once it has been sent or compressed.
  */
-export function writeFamilies(arena: TextArena, targetInfoText: string, families: Iterable<TextFamily>, sizeHint = 0): { body: Buffer; release: () => void } {
+export function writeFamilies(arena: TextArena, targetInfoText: string, families: Iterable<TextFamily>, sizeHint = 0, tracker = new FamilyTracker()): WrittenExposition {
   const w = new ExpositionWriter(arena, sizeHint > 0 ? sizeHint + 1024 : 0);
+  const seq = tracker.next();
+  const segments: GzipSegment[] = [];
   w.text(targetInfoText);
+  let runStart = 0;
   let any = false;
   for (const f of families) {
     const cells = f.cells;
-    const wrote = cells === null ? writeSdkPoints(w, f) : f.type === 'histogram' ? writeHistogramCells(w, f, cells) : writeScalarCells(w, f, cells);
-    any ||= wrote;
+    if (cells === null) {
+      any = writeSdkPoints(w, f) || any;
+      continue;
+    }
+    const start = w.offset;
+    const shadow = tracker.shadowFor(cells);
+    const flags = f.type === 'histogram' ? writeHistogramCells(w, f, cells, shadow) : writeScalarCells(w, f, cells, shadow);
+    any ||= flags !== 0;
+    const written = tracker.written(f.exposedName, f.version ?? -1, shadow, (flags & CHANGED) !== 0, seq);
+    if (f.version === undefined || (f.size ?? 0) < MIN_SEGMENT_SERIES || flags === 0) continue;
+    if (start > runStart) segments.push({ key: null, start: runStart, end: start, written: seq });
+    runStart = w.offset;
+    segments.push({ key: f.exposedName, start, end: runStart, written });
   }
   if (!any) w.text('# no registered metrics');
-  return w.done();
+  if (w.offset > runStart) segments.push({ key: null, start: runStart, end: w.offset, written: seq });
+  return { ...w.done(), segments };
 }

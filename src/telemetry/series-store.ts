@@ -58,10 +58,12 @@ import {
   formatLabels,
   seriesPrefixes,
   targetInfo,
+  FamilyTracker,
   TextArena,
   writeFamilies,
   type SeriesText,
   type TextFamily,
+  type WrittenExposition,
 } from './prometheus-text.js';
 
 /** The SDK reader the store drains: delta temporality, so the SDK keeps nothing between reads. */
@@ -161,6 +163,8 @@ interface StoredMetric {
   cells: Cells | null;
   /** Store-kept histograms only: bucket boundaries. */
   boundaries: readonly number[] | null;
+  /** Bumped when a series is added or removed (the family's lines change without a number changing). */
+  version: number;
 }
 
 /**
@@ -269,6 +273,7 @@ export abstract class CellSeries {
       const { textStart, textLens } = m.arena.add(seriesPrefixes(m.exposedName, formatLabels(this.attributes), m.boundaries ?? undefined));
       p = { attributes: this.attributes, textStart, textLens, startTime: startTimeNow(), value: null, off: this.cells.alloc() };
       m.points.set(this.key, p);
+      m.version++;
     }
     this.off = p.off;
     this.gen = this.cells.gen[p.off]!;
@@ -288,6 +293,7 @@ export abstract class CellSeries {
 
 function removePoint(m: StoredMetric, key: string, p: StoredPoint): void {
   m.points.delete(key);
+  m.version++;
   m.arena.release(p);
   if (p.off >= 0) m.cells?.release(p.off);
 }
@@ -411,6 +417,8 @@ export class SeriesStore implements MetricProducer {
   private readonly metrics = new Map<string, StoredMetric>();
   /** Line prefixes of every series, and the space the exposition is written in. */
   private readonly arena = new TextArena();
+  /** Which families' text changed between expositions (see `writeFamilies`). */
+  private readonly tracker = new FamilyTracker();
   /**
    * The cells of every store gauge and counter, one array for all: the series of a target, made
    * together, sit side by side, so that a period's recording touches a few cache lines, not one per
@@ -480,6 +488,7 @@ export class SeriesStore implements MetricProducer {
       arena: this.arena,
       cells,
       boundaries,
+      version: 0,
     };
     this.metrics.set(descriptor.name, m);
     this.direct.add(descriptor.name);
@@ -515,13 +524,14 @@ export class SeriesStore implements MetricProducer {
   /**
    * Drains the SDK and writes the Prometheus text exposition (UTF-8); serialised with `collect`.
    * `body` is lent from the store (see TextArena): call `release` once it is sent or compressed.
+   * `segments` cut it for `SegmentedGzip`.
    */
-  exposition(): Promise<{ body: Buffer; release: () => void; errors: unknown[] }> {
+  exposition(): Promise<WrittenExposition & { errors: unknown[] }> {
     return this.locked(async () => {
       const errors = await this.drain();
-      const { body, release } = writeFamilies(this.arena, this.targetInfoText, this.families(), this.lastExpositionBytes);
-      this.lastExpositionBytes = body.length;
-      return { body, release, errors };
+      const written = writeFamilies(this.arena, this.targetInfoText, this.families(), this.lastExpositionBytes, this.tracker);
+      this.lastExpositionBytes = written.body.length;
+      return { ...written, errors };
     });
   }
 
@@ -564,6 +574,7 @@ export class SeriesStore implements MetricProducer {
         arena: this.arena,
         cells: null,
         boundaries: null,
+        version: 0,
       };
       this.metrics.set(md.descriptor.name, m);
     }
@@ -626,6 +637,8 @@ export class SeriesStore implements MetricProducer {
         type: m.textType,
         series: m.points.values(),
         cells: m.cells?.data ?? null,
+        version: m.version,
+        size: m.points.size,
       };
     }
   }

@@ -39,6 +39,8 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export interface ExpositionBody {
   body: string | Buffer;
   release?: () => void;
+  /** Its gzip, when the producer compresses it better than the whole body at once. */
+  gzip?: () => Promise<Buffer>;
 }
 
 /** What the server needs from the telemetry layer. */
@@ -95,12 +97,12 @@ async function serveMetrics(req: IncomingMessage, res: ServerResponse, opts: Met
     send(res, 500, `metrics collection failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return;
   }
-  const { body, release } = exposition;
+  const { body, release, gzip: gzipBody } = exposition;
   const accepts = String(req.headers['accept-encoding'] ?? '');
   if (opts.gzip !== false && body.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(accepts)) {
     let gz: Buffer;
     try {
-      gz = await gzipAsync(body, { level: GZIP_LEVEL, chunkSize: gzipChunkBytes(body.length) });
+      gz = gzipBody ? await gzipBody() : await gzipAsync(body, { level: GZIP_LEVEL, chunkSize: gzipChunkBytes(body.length) });
     } finally {
       release?.();
     }

@@ -32,6 +32,7 @@ import { registerProcessMetrics } from './process-metrics.js';
 import { ResponderMetrics } from './responder-metrics.js';
 import { SenderMetrics } from './sender-metrics.js';
 import { DeltaReader, SeriesStore } from './series-store.js';
+import { SEGMENTED_GZIP_AVAILABLE, SegmentedGzip } from './segmented-gzip.js';
 import { startMetricsServer, type ExpositionBody, type MetricsServer } from './server.js';
 
 /** Instrumentation scope of every twampy instrument. */
@@ -89,6 +90,8 @@ export class Telemetry {
   private controlMetrics?: ControlMetrics;
   private ready = false;
   private closed = false;
+  /** The scrapes' gzip, family by family, unchanged families not compressed again. */
+  readonly gzipper = new SegmentedGzip();
 
   private constructor(
     private readonly opts: TelemetryOptions,
@@ -202,9 +205,10 @@ export class Telemetry {
    * call `release` once it has been sent or compressed (see TextArena).
    */
   async expositionBody(): Promise<ExpositionBody> {
-    const { body, release, errors } = await this.store.exposition();
+    const { body, release, segments, errors } = await this.store.exposition();
     if (errors.length > 0) this.logger.limited('telemetry-collect', `metrics collection: ${errors.map(String).join('; ')}`);
-    return { body, release };
+    if (!SEGMENTED_GZIP_AVAILABLE) return { body, release };
+    return { body, release, gzip: () => this.gzipper.gzip(body, segments) };
   }
 
   /** The current Prometheus exposition text. */

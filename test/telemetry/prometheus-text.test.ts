@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seriesPrefixes, TextArena, writeFamilies, type TextSeries } from '../../src/telemetry/prometheus-text.js';
+import { FamilyTracker, seriesPrefixes, TextArena, writeFamilies, type TextFamily, type TextSeries } from '../../src/telemetry/prometheus-text.js';
 
 test('the exposition writer grows its buffer across any value, including the longest number texts', () => {
   const values = [0, 7, 10, 9_007_199_254_740_991, -1, 0.5, -0.0000012345678901234567, -1.2345678901234567e-308, 1.7976931348623157e308, Infinity, -Infinity, 123456.789];
@@ -91,4 +91,51 @@ test('every number is written as its JavaScript text: int32s, fixed-point millis
     }),
     { numRuns: 3000 },
   );
+});
+
+test('segments: cover the body in order; a family keeps its number while its text is unchanged, and only then', () => {
+  const arena = new TextArena(64);
+  const tracker = new FamilyTracker();
+  const cells = new Float64Array(200);
+  const series = (prefix: string, n: number, from: number) => Array.from({ length: n }, (_, i) => ({ ...arena.add(seriesPrefixes(prefix, `i="${i}"`)), value: null, off: from + i }));
+  const big = series('big', 40, 0);
+  const other = series('other', 40, 40);
+  const small = series('small', 3, 80);
+  let bigVersion = 0;
+  const families = (): TextFamily[] => [
+    { exposedName: 'sdk', help: 'h', unit: '', type: 'gauge', series: [{ ...arena.add(seriesPrefixes('sdk', '')), value: Math.random(), off: -1 }], cells: null },
+    { exposedName: 'big', help: 'h', unit: '', type: 'counter', series: big, cells, version: bigVersion, size: big.length },
+    { exposedName: 'small', help: 'h', unit: '', type: 'gauge', series: small, cells, version: 0, size: small.length },
+    { exposedName: 'other', help: 'h', unit: '', type: 'gauge', series: other, cells, version: 0, size: other.length },
+  ];
+  const write = () => {
+    const w = writeFamilies(arena, '# target_info\n', families(), 0, tracker);
+    w.release();
+    const at = (key: string) => w.segments.find((s) => s.key === key)!;
+    let end = 0;
+    for (const s of w.segments) {
+      assert.equal(s.start, end, 'segments follow each other');
+      assert.ok(s.end > s.start);
+      end = s.end;
+    }
+    assert.equal(end, w.body.length, 'and cover the body');
+    assert.deepEqual(w.segments.map((s) => s.key), [null, 'big', null, 'other'], 'a family of few series goes with the text around it');
+    assert.match(w.body.subarray(at('big').start, at('big').end).toString(), /^# HELP big h\n# TYPE big counter\n(big\{i="\d+"\} \d+\n){40}$/);
+    return { big: at('big').written, other: at('other').written, sdk: w.segments[0]!.written };
+  };
+  const w1 = write();
+  const w2 = write();
+  assert.equal(w2.big, w1.big, 'nothing changed');
+  assert.equal(w2.other, w1.other);
+  assert.ok(w2.sdk > w1.sdk, 'text around the families is always new');
+  cells[41] = 5;
+  const w3 = write();
+  assert.ok(w3.other > w2.other, 'a number of the family changed');
+  assert.equal(w3.big, w1.big);
+  cells[41] = 0;
+  assert.ok(write().other > w3.other, 'and changed back');
+  bigVersion++;
+  const w5 = write();
+  assert.ok(w5.big > w1.big, 'a series added or removed (the version) makes new text even with the same numbers');
+  assert.equal(write().big, w5.big);
 });
