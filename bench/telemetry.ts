@@ -184,6 +184,8 @@ function median(v: number[]): number {
 /** One sender of a pair. */
 interface SenderSpec {
   extra: string[];
+  /** Packet interval per target (default 1000 ms: the issue's 1 packet/s). */
+  intervalMs?: number;
   env: Record<string, string>;
   /** Port of /metrics to scrape, with the interval. */
   metrics?: { port: number; everyMs: number };
@@ -200,7 +202,7 @@ interface Measured {
 }
 
 function spawnSender(name: string, targetsFile: string, spec: SenderSpec): ChildProcess {
-  const p = spawn(process.execPath, [CLI, 'sender', '--targets-file', targetsFile, '--forever', '-i', '1000', '-q', ...spec.extra], {
+  const p = spawn(process.execPath, [CLI, 'sender', '--targets-file', targetsFile, '--forever', '-i', String(spec.intervalMs ?? 1000), '-q', ...spec.extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...spec.env },
   });
@@ -294,9 +296,12 @@ interface ScrapeCost {
  * What one scrape costs a live sender: windows without scrapes and windows with a scrape every
  * 500 ms alternate in the same process, and each busy window's CPU beyond its quiet neighbour's,
  * divided by its scrapes, is the cost of one scrape. The quiet windows are the baseline.
+ * With the default 10 s period most of those scrapes find every family as the previous one left
+ * it, which the segmented gzip does not compress again; `intervalMs` 250 with `--period 0.5`
+ * gives every target new figures between any two scrapes.
  */
-async function perScrapeCost(targetsFile: string, port: number, extra: string[]): Promise<ScrapeCost[]> {
-  const p = spawnSender('per-scrape', targetsFile, { extra, env: {} });
+async function perScrapeCost(targetsFile: string, port: number, extra: string[], intervalMs = 1000): Promise<ScrapeCost[]> {
+  const p = spawnSender('per-scrape', targetsFile, { extra, env: {}, intervalMs });
   try {
     await waitReady(port, 60_000);
     await sleep(WARMUP_S * 1000);
@@ -440,6 +445,8 @@ export async function run(): Promise<string> {
     const costs = await perScrapeCost(targetsFile, costPort, metricsArgs(costPort));
     const plainPort = await freePort();
     const plainCosts = await perScrapeCost(targetsFile, plainPort, [...metricsArgs(plainPort), '--no-metrics-gzip']);
+    const churnPort = await freePort();
+    const churnCosts = await perScrapeCost(targetsFile, churnPort, [...metricsArgs(churnPort), '--period', '0.5'], 250);
 
     const rows = results.map(
       (p) =>
@@ -484,7 +491,7 @@ export async function run(): Promise<string> {
       `| series (sample lines) | ${last?.series ?? NaN} |`,
       `| OTLP pushes received / bytes | ${pushes} / ${pushedBytes} |`,
       '',
-      `CPU one scrape costs the sender (${SCRAPE_COST_PAIRS} pairs of ${SCRAPE_COST_WINDOW_MS / 1000} s windows, without scrapes and with one every 500 ms, in one sender; gzip runs on other threads), then the same with --no-metrics-gzip:`,
+      `CPU one scrape costs the sender (${SCRAPE_COST_PAIRS} pairs of ${SCRAPE_COST_WINDOW_MS / 1000} s windows, without scrapes and with one every 500 ms, in one sender; gzip runs on other threads; with the 10 s period most of these scrapes find the figures of the previous one), then the same with --no-metrics-gzip, then with new figures for every target at every scrape (--period 0.5, 4 packets/s):`,
       '',
       '| per scrape | median (ms) | per pair (ms) |',
       '|---|---:|---|',
@@ -492,6 +499,8 @@ export async function run(): Promise<string> {
       costRow('other threads', costs.map((c) => c.otherMs)),
       costRow('main thread, --no-metrics-gzip', plainCosts.map((c) => c.mainMs)),
       costRow('other threads, --no-metrics-gzip', plainCosts.map((c) => c.otherMs)),
+      costRow('main thread, new figures at every scrape', churnCosts.map((c) => c.mainMs)),
+      costRow('other threads, new figures at every scrape', churnCosts.map((c) => c.otherMs)),
     ].join('\n');
   } finally {
     await Promise.all(responders.map(stop));
