@@ -5,32 +5,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { constants as zlibConstants, gzip } from 'node:zlib';
+import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { GZIP_LEVEL, gzipChunkBytes } from './segmented-gzip.js';
 
 const gzipAsync = promisify(gzip);
 
 /** Below this size compression costs more than it saves on loopback or a LAN. */
 const GZIP_MIN_BYTES = 64 * 1024;
-
-/**
- * gzip level for /metrics. Prometheus always asks for gzip. On a 4 MB exposition (1,000 targets)
- * level 1 took 11 ms and level 6 (zlib's default) 39 ms for output only 14 % smaller: the text
- * is so repetitive that the fastest level already gets about 20:1.
- */
-const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
-
-/**
- * Output chunk of the scrape's gzip: a quarter of the text, between 64 KiB and 4 MiB. zlib runs
- * in the threadpool one output chunk at a time and comes back to the main thread after each, so
- * with Node's default 16 KiB a 4.4 MB exposition (300 KB gzipped) took about 20 round trips, each
- * waiting for the event loop to finish what it was doing (a sender handling replies). A chunk as
- * large as the whole output makes it one: in-process, with the main thread busy in 0.5 ms slices,
- * 16-17 ms against 25 ms; unloaded the same. The chunk is transient (freed with the response).
- */
-function gzipChunkBytes(textBytes: number): number {
-  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, Math.ceil(textBytes / 4)));
-}
 
 /** Content type of the Prometheus text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
