@@ -143,3 +143,52 @@ test('a real Prometheus scrapes sender and responder: every series, a delay quan
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a real Prometheus reads the segmented gzip of a large page (Go decoder), reused and fresh segments mixed', { timeout: 90_000 }, async (t) => {
+  if (!requireTool(t, 'prometheus')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'twampy-prom-gz-'));
+  let prom: ChildProcess | undefined;
+  let promLog = '';
+  const tel = await startTestTelemetry({ metrics: true, metricsPort: 0, metricsHost: '127.0.0.1' });
+  try {
+    const s = tel.sender();
+    const name = (i: number) => `10.1.${i >> 8}.${i & 255}:20001`;
+    const period = (i: number, ms: number) => s.onStats?.(stats(name(i), { outbound: dirStats(ms, ms, ms, 0, 0), inbound: dirStats(ms, ms, ms, 0, 0), roundtrip: dirStats(2 * ms, 2 * ms, 2 * ms, 0, 0) }, { lostOutbound: 0, lostInbound: 0 }));
+    // 300 targets: a page of several hundred KB, well over the 64 KiB below which nothing is gzipped.
+    for (let i = 0; i < 300; i++) {
+      s.onTargetAdded?.(name(i));
+      period(i, 0.5);
+    }
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: twampy\n    static_configs:\n      - targets: ['127.0.0.1:${tel.server!.port}']\n`);
+    prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    prom.stderr!.on('data', (d: Buffer) => (promLog = (promLog + d.toString()).slice(-4000)));
+    await poll('Prometheus to scrape twampy', async () => ((await query(base, 'up{job="twampy"} == 1')).length === 1 ? true : undefined), 30_000, 250).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${promLog}`);
+    });
+    // A few scrapes of an unchanged page (segments reused), then one target changes (its families
+    // compressed afresh, the rest reused): Prometheus must see the new value and every series.
+    await poll('three scrapes', async () => {
+      const r = await query(base, 'count_over_time(up{job="twampy"}[1m])');
+      return r.length === 1 && Number(r[0]!.value[1]) >= 3 ? true : undefined;
+    }, 20_000, 250);
+    period(123, 0.777);
+    await poll('the changed value in Prometheus', async () => {
+      const r = await query(base, `twampy_latency_avg{target="${name(123)}",direction="roundtrip"}`);
+      return r.length === 1 && Number(r[0]!.value[1]) === 1.554 ? true : undefined;
+    }, 20_000, 250);
+    assert.equal(Number((await query(base, 'count(twampy_latency_avg)'))[0]!.value[1]), 900, 'every target, every direction');
+    assert.equal(Number((await query(base, `twampy_latency_avg{target="${name(7)}",direction="roundtrip"}`))[0]!.value[1]), 1);
+    const sent = (await query(base, 'scrape_samples_scraped{job="twampy"}'))[0]!;
+    const lines = (await tel.exposition()).split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+    assert.equal(Number(sent.value[1]), lines, 'Prometheus read every sample line of the page');
+    assert.ok(tel.gzipper.totals.reusedBytes > 0 && tel.gzipper.totals.compressedBytes > 0, `segments reused and compressed: ${JSON.stringify(tel.gzipper.totals)}`);
+    assert.doesNotMatch(promLog, /gzip|decompress/i, 'Prometheus logged no decoding error');
+  } finally {
+    prom?.kill('SIGTERM');
+    if (prom && prom.exitCode === null) await new Promise((resolve) => prom!.once('exit', resolve));
+    await tel.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
