@@ -37,11 +37,45 @@ async function query(base: string, promql: string): Promise<Vector[]> {
   return body.data!.result;
 }
 
+/** A Prometheus in `dir` scraping `metricsPort` every second; resolves once it has scraped it. */
+async function startPrometheus(dir: string, metricsPort: number): Promise<{ base: string; proc: ChildProcess; log: () => string }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: twampy\n    static_configs:\n      - targets: ['127.0.0.1:${metricsPort}']\n`,
+  );
+  const proc = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  await poll('Prometheus to scrape twampy', async () => ((await query(base, 'up{job="twampy"} == 1')).length === 1 ? true : undefined), 30_000, 250).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${log}`);
+  });
+  return { base, proc, log: () => log };
+}
+
+/** Waits until `count_over_time(selector[1m])` reaches `n` samples. */
+function samplesOf(base: string, what: string, selector: string, n: number, timeoutMs: number): Promise<true> {
+  return poll(what, async () => {
+    const r = await query(base, `count_over_time(${selector}[1m])`);
+    return r.length === 1 && Number(r[0]!.value[1]) >= n ? true : undefined;
+  }, timeoutMs, 250);
+}
+
+/** Stops a Prometheus started by startPrometheus. */
+async function stopPrometheus(proc: ChildProcess | undefined): Promise<void> {
+  proc?.kill('SIGTERM');
+  if (proc && proc.exitCode === null) await new Promise((resolve) => proc.once('exit', resolve));
+}
+
 test('a real Prometheus scrapes sender and responder: every series, a delay quantile, target removal', { timeout: 90_000 }, async (t) => {
   if (!requireTool(t, 'prometheus')) return;
   const dir = mkdtempSync(join(tmpdir(), 'twampy-prom-'));
   let prom: ChildProcess | undefined;
-  let promLog = '';
   // OTLP on (to a port nobody listens on) so that the exporter's own counters exist too.
   const tel = await startTestTelemetry(
     { metrics: true, metricsPort: 0, metricsHost: '127.0.0.1', nodegraph: true, otlp: 'http://127.0.0.1:9/v1/metrics' },
@@ -72,27 +106,10 @@ test('a real Prometheus scrapes sender and responder: every series, a delay quan
       path: { hopsOutbound: { last: 1, min: 1, max: 1 }, hopsInbound: { last: 1, min: 1, max: 1 }, sentDscp: 46, reflectorRxDscp: 0, replyDscp: 0, remarkedOutbound: 1, remarkedInbound: 0 },
     }));
 
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: twampy\n    static_configs:\n      - targets: ['127.0.0.1:${tel.server!.port}']\n`,
-    );
-    prom = spawn(
-      'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    prom.stderr!.on('data', (d: Buffer) => (promLog = (promLog + d.toString()).slice(-4000)));
-
-    await poll('Prometheus to scrape twampy', async () => ((await query(base, 'up{job="twampy"} == 1')).length === 1 ? true : undefined), 30_000, 250).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${promLog}`);
-    });
+    const { proc, base } = await startPrometheus(dir, tel.server!.port);
+    prom = proc;
     // Enough samples for rate() over the histogram.
-    await poll('10 s of samples', async () => {
-      const r = await query(base, 'count_over_time(twampy_packets_sent_total{target="t0"}[1m])');
-      return r.length === 1 && Number(r[0]!.value[1]) >= 8 ? true : undefined;
-    }, 40_000, 500);
+    await samplesOf(base, '10 s of samples', 'twampy_packets_sent_total{target="t0"}', 8, 40_000);
 
     // Every documented series, by its exposed name (histograms by their _bucket series).
     const missing: string[] = [];
@@ -136,8 +153,7 @@ test('a real Prometheus scrapes sender and responder: every series, a delay quan
     await poll('t1 series to go stale', async () => ((await query(base, 'count({target="t1"})')).length === 0 ? true : undefined), 20_000, 250);
     assert.ok((await query(base, 'twampy_packets_sent_total{target="t0"}')).length === 1);
   } finally {
-    prom?.kill('SIGTERM');
-    if (prom && prom.exitCode === null) await new Promise((resolve) => prom!.once('exit', resolve));
+    await stopPrometheus(prom);
     await live.close();
     await tel.shutdown(1000);
     rmSync(dir, { recursive: true, force: true });
@@ -148,7 +164,6 @@ test('a real Prometheus reads the segmented gzip of a large page (Go decoder), r
   if (!requireTool(t, 'prometheus')) return;
   const dir = mkdtempSync(join(tmpdir(), 'twampy-prom-gz-'));
   let prom: ChildProcess | undefined;
-  let promLog = '';
   const tel = await startTestTelemetry({ metrics: true, metricsPort: 0, metricsHost: '127.0.0.1' });
   try {
     const s = tel.sender();
@@ -159,20 +174,12 @@ test('a real Prometheus reads the segmented gzip of a large page (Go decoder), r
       s.onTargetAdded?.(name(i));
       period(i, 0.5);
     }
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: twampy\n    static_configs:\n      - targets: ['127.0.0.1:${tel.server!.port}']\n`);
-    prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    prom.stderr!.on('data', (d: Buffer) => (promLog = (promLog + d.toString()).slice(-4000)));
-    await poll('Prometheus to scrape twampy', async () => ((await query(base, 'up{job="twampy"} == 1')).length === 1 ? true : undefined), 30_000, 250).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${promLog}`);
-    });
+    const started = await startPrometheus(dir, tel.server!.port);
+    prom = started.proc;
     // A few scrapes of an unchanged page (segments reused), then one target changes (its families
     // compressed afresh, the rest reused): Prometheus must see the new value and every series.
-    await poll('three scrapes', async () => {
-      const r = await query(base, 'count_over_time(up{job="twampy"}[1m])');
-      return r.length === 1 && Number(r[0]!.value[1]) >= 3 ? true : undefined;
-    }, 20_000, 250);
+    const base = started.base;
+    await samplesOf(base, 'three scrapes', 'up{job="twampy"}', 3, 20_000);
     period(123, 0.777);
     await poll('the changed value in Prometheus', async () => {
       const r = await query(base, `twampy_latency_avg{target="${name(123)}",direction="roundtrip"}`);
@@ -184,10 +191,9 @@ test('a real Prometheus reads the segmented gzip of a large page (Go decoder), r
     const lines = (await tel.exposition()).split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
     assert.equal(Number(sent.value[1]), lines, 'Prometheus read every sample line of the page');
     assert.ok(tel.gzipper.totals.reusedBytes > 0 && tel.gzipper.totals.compressedBytes > 0, `segments reused and compressed: ${JSON.stringify(tel.gzipper.totals)}`);
-    assert.doesNotMatch(promLog, /gzip|decompress/i, 'Prometheus logged no decoding error');
+    assert.doesNotMatch(started.log(), /gzip|decompress/i, 'Prometheus logged no decoding error');
   } finally {
-    prom?.kill('SIGTERM');
-    if (prom && prom.exitCode === null) await new Promise((resolve) => prom!.once('exit', resolve));
+    await stopPrometheus(prom);
     await tel.shutdown();
     rmSync(dir, { recursive: true, force: true });
   }
