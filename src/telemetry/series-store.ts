@@ -638,7 +638,6 @@ export class SeriesStore implements MetricProducer {
         series: m.points.values(),
         cells: m.cells?.data ?? null,
         version: m.version,
-        size: m.points.size,
       };
     }
   }

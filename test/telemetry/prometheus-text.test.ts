@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FamilyTracker, seriesPrefixes, TextArena, writeFamilies, type TextFamily, type TextSeries } from '../../src/telemetry/prometheus-text.js';
+import { FamilyTracker, MIN_SEGMENT_BYTES, seriesPrefixes, TextArena, writeFamilies, type TextFamily, type TextSeries } from '../../src/telemetry/prometheus-text.js';
 
 test('the exposition writer grows its buffer across any value, including the longest number texts', () => {
   const values = [0, 7, 10, 9_007_199_254_740_991, -1, 0.5, -0.0000012345678901234567, -1.2345678901234567e-308, 1.7976931348623157e308, Infinity, -Infinity, 123456.789];
@@ -97,16 +97,18 @@ test('segments: cover the body in order; a family keeps its number while its tex
   const arena = new TextArena(64);
   const tracker = new FamilyTracker();
   const cells = new Float64Array(200);
-  const series = (prefix: string, n: number, from: number) => Array.from({ length: n }, (_, i) => ({ ...arena.add(seriesPrefixes(prefix, `i="${i}"`)), value: null, off: from + i }));
+  // Lines of about 1.7 KB: 40 series make a family over MIN_SEGMENT_BYTES, 3 series one under it.
+  const pad = 'x'.repeat(Math.ceil(MIN_SEGMENT_BYTES / 38));
+  const series = (prefix: string, n: number, from: number) => Array.from({ length: n }, (_, i) => ({ ...arena.add(seriesPrefixes(prefix, `i="${i}",pad="${pad}"`)), value: null, off: from + i }));
   const big = series('big', 40, 0);
   const other = series('other', 40, 40);
   const small = series('small', 3, 80);
   let bigVersion = 0;
   const families = (): TextFamily[] => [
     { exposedName: 'sdk', help: 'h', unit: '', type: 'gauge', series: [{ ...arena.add(seriesPrefixes('sdk', '')), value: Math.random(), off: -1 }], cells: null },
-    { exposedName: 'big', help: 'h', unit: '', type: 'counter', series: big, cells, version: bigVersion, size: big.length },
-    { exposedName: 'small', help: 'h', unit: '', type: 'gauge', series: small, cells, version: 0, size: small.length },
-    { exposedName: 'other', help: 'h', unit: '', type: 'gauge', series: other, cells, version: 0, size: other.length },
+    { exposedName: 'big', help: 'h', unit: '', type: 'counter', series: big, cells, version: bigVersion },
+    { exposedName: 'small', help: 'h', unit: '', type: 'gauge', series: small, cells, version: 0 },
+    { exposedName: 'other', help: 'h', unit: '', type: 'gauge', series: other, cells, version: 0 },
   ];
   const write = () => {
     const w = writeFamilies(arena, '# target_info\n', families(), 0, tracker);
@@ -119,8 +121,8 @@ test('segments: cover the body in order; a family keeps its number while its tex
       end = s.end;
     }
     assert.equal(end, w.body.length, 'and cover the body');
-    assert.deepEqual(w.segments.map((s) => s.key), [null, 'big', null, 'other'], 'a family of few series goes with the text around it');
-    assert.match(w.body.subarray(at('big').start, at('big').end).toString(), /^# HELP big h\n# TYPE big counter\n(big\{i="\d+"\} \d+\n){40}$/);
+    assert.deepEqual(w.segments.map((s) => s.key), [null, 'big', null, 'other'], 'a family of short text goes with the text around it');
+    assert.match(w.body.subarray(at('big').start, at('big').end).toString(), /^# HELP big h\n# TYPE big counter\n(big\{i="\d+",pad="x+"\} \d+\n){40}$/);
     return { big: at('big').written, other: at('other').written, sdk: w.segments[0]!.written };
   };
   const w1 = write();

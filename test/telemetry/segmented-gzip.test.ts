@@ -70,20 +70,21 @@ test('a live exposition: its gzip is the body, exposition after exposition, as t
   const t = await startTestTelemetry({ metrics: true, metricsPort: 0, metricsHost: '127.0.0.1' });
   try {
     const s = t.sender();
+    // 1,000 targets, as in the benchmark: most families are over MIN_SEGMENT_BYTES and stand alone.
     const name = (i: number) => `10.0.${i >> 8}.${i & 255}:20001`;
     const period = (i: number, ms: number, lost = 0) =>
       s.onStats?.(stats(name(i), { outbound: dir(ms, ms, ms, 0, 0), inbound: dir(ms, ms, ms, 0, 0), roundtrip: dir(2 * ms, 2 * ms, 2 * ms, 0, 0) }, { lost, lostOutbound: lost, lostInbound: 0 }));
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 1000; i++) {
       s.onTargetAdded?.(name(i));
       period(i, 0.5);
     }
     const rounds: [string, () => void][] = [
       ['nothing changed', () => {}],
       ['one target measured again', () => period(7, 0.75)],
-      ['every target measured again', () => { for (let i = 0; i < 200; i++) period(i, 0.6); }],
+      ['every target measured again', () => { for (let i = 0; i < 1000; i++) period(i, 0.6); }],
       ['a loss', () => period(3, 0.6, 1)],
       ['a target removed', () => s.onTargetRemoved?.(name(5))],
-      ['a target added', () => { s.onTargetAdded?.(name(250)); period(250, 0.5); }],
+      ['a target added', () => { s.onTargetAdded?.(name(1100)); period(1100, 0.5); }],
       ['nothing changed', () => {}],
     ];
     const gnuGzip = haveTool('gzip');
