@@ -253,6 +253,9 @@ export function targetInfo(resource: Attributes): string {
 
 const NEWLINE = 0x0a;
 
+/** What a writer holds between expositions. */
+const NO_BUFFER = Buffer.alloc(0);
+
 /** Room for any number's text and the newline (the longest JavaScript number text is 24 chars). */
 const VALUE_ROOM = 26;
 
@@ -269,7 +272,7 @@ class ExpositionWriter {
   private buf: Buffer;
 
   constructor(private readonly arena: TextArena) {
-    this.buf = arena.buf;
+    this.buf = NO_BUFFER;
   }
 
   /** Starts an exposition in the arena's scratch space (not lent) with room for about `sizeHint` bytes. */
@@ -330,6 +333,8 @@ class ExpositionWriter {
   /** The exposition, a view of the scratch space, lent until `release` is called. */
   done(): { body: Buffer; release: () => void } {
     const body = this.buf.subarray(this.arena.prefixCapacity, this.pos);
+    // Between expositions the writer holds no Buffer: one the arena replaces can be freed.
+    this.buf = NO_BUFFER;
     return { body, release: this.arena.lend(body) };
   }
 }
