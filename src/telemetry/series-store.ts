@@ -215,6 +215,13 @@ function copyValue(v: number | Histogram): number | Histogram {
   return { buckets: { boundaries: v.buckets.boundaries, counts: v.buckets.counts.slice() }, count: v.count, sum: v.sum, min: v.min, max: v.max };
 }
 
+/** `n` cells from `start` as a plain array (a loop: Array.from of a subarray allocated both). */
+function bucketCounts(c: Float64Array, start: number, n: number): number[] {
+  const counts = new Array<number>(n);
+  for (let j = 0; j < n; j++) counts[j] = c[start + j]!;
+  return counts;
+}
+
 /** A store-kept point's value, read out of its cells (a copy, as the exporter may keep it). */
 function cellValue(m: StoredMetric, p: StoredPoint): number | Histogram {
   const c = m.cells!.data;
@@ -225,7 +232,7 @@ function cellValue(m: StoredMetric, p: StoredPoint): number | Histogram {
   const max = c[off + HISTOGRAM_CELLS.max]!;
   return {
     // The boundaries never change: shared, as the SDK's own points share their aggregator's.
-    buckets: { boundaries: boundaries as number[], counts: Array.from(c.subarray(off + HISTOGRAM_CELLS.buckets, off + HISTOGRAM_CELLS.buckets + boundaries.length + 1)) },
+    buckets: { boundaries: boundaries as number[], counts: bucketCounts(c, off + HISTOGRAM_CELLS.buckets, boundaries.length + 1) },
     count: c[off + HISTOGRAM_CELLS.count]!,
     sum: c[off + HISTOGRAM_CELLS.sum]!,
     min: Number.isNaN(min) ? undefined : min,
@@ -649,13 +656,14 @@ export class SeriesStore implements MetricProducer {
       let sm = byScope.get(m.scope.name);
       if (!sm) byScope.set(m.scope.name, (sm = { scope: m.scope, metrics: [] }));
       // Copies, so that an exporter still sending the previous snapshot never sees a change.
+      // A loop into a sized array: Array.from over the map's iterator allocated an iterator result
+      // per point, about a third of a push's garbage at 1,000 targets.
       const endTime = this.collectedAt;
-      const dataPoints = Array.from(m.points.values(), (p) => ({
-        attributes: p.attributes,
-        startTime: p.startTime,
-        endTime,
-        value: m.cells ? cellValue(m, p) : copyValue(p.value!),
-      }));
+      const dataPoints = new Array<DataPoint<number | Histogram>>(m.points.size);
+      let i = 0;
+      for (const p of m.points.values()) {
+        dataPoints[i++] = { attributes: p.attributes, startTime: p.startTime, endTime, value: m.cells ? cellValue(m, p) : copyValue(p.value!) };
+      }
       const base = { descriptor: m.descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE };
       if (m.type === DataPointType.HISTOGRAM) {
         sm.metrics.push({ ...base, dataPointType: DataPointType.HISTOGRAM, dataPoints: dataPoints as DataPoint<Histogram>[] });
