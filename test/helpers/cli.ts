@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 /** Path of the compiled CLI entry. */
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-/** Runs the CLI to completion (bounded by `timeoutMs`). */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `node` with `nodeArgs` (flags, then a script and its arguments) to completion, bounded by `timeoutMs`. */
+export function runNode(nodeArgs: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -21,6 +21,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs the CLI to completion (bounded by `timeoutMs`). */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runNode([CLI, ...args], env, timeoutMs);
 }
 
 /** Starts a long-running CLI command and waits until its stdout matches `ready`. */

@@ -11,25 +11,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { keepProtobufEncoderShapes } from '../../src/telemetry/otlp.js';
+import { runNode } from '../helpers/cli.js';
 
 /** The child's V8 trace and output. */
 async function runChild(mode: 'scrape' | 'push'): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', '--trace-opt', '--trace-deopt', fileURLToPath(new URL('./optimised-code-child.js', import.meta.url)), mode],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  assert.equal(code, 0, `child failed: ${err}`);
-  assert.match(out, new RegExp(`^done ${mode}$`, 'm'));
-  return out;
+  const child = fileURLToPath(new URL('./optimised-code-child.js', import.meta.url));
+  const { code, stdout, stderr } = await runNode(['--expose-gc', '--trace-opt', '--trace-deopt', child, mode], {}, 50_000);
+  assert.equal(code, 0, `child failed: ${stderr}`);
+  assert.match(stdout, new RegExp(`^done ${mode}$`, 'm'));
+  return stdout;
 }
 
 /** Names of the functions V8 optimised, and of those it threw away for weak objects. */

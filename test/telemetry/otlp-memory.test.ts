@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startOtlpReceiver } from './otlp-receiver.js';
+import { runNode } from '../helpers/cli.js';
 
 interface Sample {
   t: number;
@@ -16,21 +16,14 @@ interface Sample {
 
 test('OTLP: a hanging collector leaves measuring going and memory flat', { timeout: 60_000 }, async () => {
   const receiver = await startOtlpReceiver('hang');
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', fileURLToPath(new URL('./otlp-memory-child.js', import.meta.url)), receiver.url, '10', '50'],
-    {
-      env: { ...process.env, OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_EXPORTER_OTLP_TIMEOUT: '1000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
   try {
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 0, `child failed: ${err}`);
+    const child = fileURLToPath(new URL('./otlp-memory-child.js', import.meta.url));
+    const { code, stdout: out, stderr } = await runNode(
+      ['--expose-gc', child, receiver.url, '10', '50'],
+      { OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_EXPORTER_OTLP_TIMEOUT: '1000' },
+      50_000,
+    );
+    assert.equal(code, 0, `child failed: ${stderr}`);
     const samples = out.trim().split('\n').map((l) => JSON.parse(l) as Sample);
     assert.equal(samples.length, 10);
     for (let i = 1; i < samples.length; i++) {
@@ -44,7 +37,6 @@ test('OTLP: a hanging collector leaves measuring going and memory flat', { timeo
     const growthMb = (peak - base) / 2 ** 20;
     assert.ok(growthMb < 4, `heap grew ${growthMb.toFixed(1)} MB after warm-up: ${samples.map((s) => (s.heapUsed / 2 ** 20).toFixed(1)).join(' ')}`);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
     await receiver.close();
   }
 });
