@@ -35,13 +35,12 @@ export interface ExportHooks {
 
 /** Wraps an exporter to count attempts and failures and log failures. */
 class CountingExporter implements PushMetricExporter {
-  /** Encoder objects kept alive for their hidden classes (see keepProtobufEncoderShapes). */
-  shapeKeepers: object[] | null = null;
-
   constructor(
     private readonly inner: PushMetricExporter,
     private readonly url: string,
     private readonly hooks: ExportHooks,
+    /** Encoder objects kept alive for their hidden classes only (see keepProtobufEncoderShapes). */
+    readonly shapeKeepers: object[] | null,
   ) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
@@ -78,13 +77,15 @@ class CountingExporter implements PushMetricExporter {
  *
  * Why: the exporter makes a fresh estimator and writer per push and drops them. Their fields are
  * added by their constructors, so their hidden classes come from transitions, which V8 holds
- * weakly; with no instance alive, a full collection frees them and V8 throws away the encoder's
- * optimised code that checks for them ("weak objects" in --trace-deopt). A live sender does a full
- * collection every 10-20 s, so every push at the default 60 s ran the encoder unoptimised while V8
- * compiled it again: in-process at 1,000 targets, 180-250 ms of CPU per push after three full
- * collections against about 55 ms for pushes back to back. Live instances keep the hidden classes,
- * and the optimised code with them. The files are internal to the transformer: they are found from
- * the exporter's own copy, so that these are the classes it really uses.
+ * weakly; with no instance alive, a full collection can free them, and V8 then throws away the
+ * encoder's optimised code that checks for them ("weak objects" in --trace-deopt), so the next
+ * push runs unoptimised while V8 compiles it again. In-process at 1,000 targets, after three
+ * forced full collections, a push cost 180-250 ms of CPU against about 55 ms back to back. A live
+ * sender meets it rarely: V8 keeps an unused hidden class through two more ordinary full
+ * collections and drops it at once only in forced or memory-reducing ones (docs/metrics.md).
+ * Live instances keep the hidden classes, and the optimised code with them. The files are
+ * internal to the transformer: they are found from the exporter's own copy, so that these are the
+ * classes it really uses.
  */
 export function keepProtobufEncoderShapes(): object[] | null {
   try {
@@ -109,10 +110,9 @@ export function createOtlpReader(cfg: OtlpConfig, producer: MetricProducer, hook
   // Per-request timeout: OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT as the exporter reads it (10 s default).
   const exporterOptions = { url: cfg.url, concurrencyLimit: 1 };
   const inner = cfg.protocol === 'http/json' ? new OtlpJsonExporter(exporterOptions) : new OtlpProtoExporter(exporterOptions);
-  const exporter = new CountingExporter(inner, cfg.url, hooks);
-  if (cfg.protocol !== 'http/json') exporter.shapeKeepers = keepProtobufEncoderShapes();
+  const keepers = cfg.protocol === 'http/json' ? null : keepProtobufEncoderShapes();
   return new PeriodicExportingMetricReader({
-    exporter,
+    exporter: new CountingExporter(inner, cfg.url, hooks, keepers),
     exportIntervalMillis: cfg.intervalMs,
     exportTimeoutMillis: cfg.timeoutMs,
     metricProducers: [cfg.temporality === 'cumulative' ? producer : deltaProducer(producer, new DeltaConverter(cfg.temporality))],

@@ -269,11 +269,9 @@ const VALUE_ROOM = 26;
 class ExpositionWriter {
   private pos = 0;
   /** The arena's Buffer, held here (refreshed when it grows) to save a load per write. */
-  private buf: Buffer;
+  private buf: Buffer = NO_BUFFER;
 
-  constructor(private readonly arena: TextArena) {
-    this.buf = NO_BUFFER;
-  }
+  constructor(private readonly arena: TextArena) {}
 
   /** Starts an exposition in the arena's scratch space (not lent) with room for about `sizeHint` bytes. */
   begin(sizeHint: number): void {
@@ -343,10 +341,11 @@ class ExpositionWriter {
  * Each arena's writer, made once. Why not a writer per exposition: V8's optimised code for the
  * writer's methods checks the object's hidden class, and a class whose fields are added by its
  * constructor gets that hidden class by transitions, which V8 holds weakly. With no writer alive
- * between scrapes, every full collection freed the hidden class and threw away the scrape path's
- * optimised code ("weak objects" in --trace-deopt), so a scrape after one ran unoptimised while V8
- * compiled it again: in-process, 48-56 ms of CPU at 1,000 targets after three full collections,
- * against 12-15 ms for scrapes back to back. A live sender does a full collection every 10-20 s.
+ * between scrapes, a full collection could free the hidden class and throw away the scrape path's
+ * optimised code ("weak objects" in --trace-deopt), so the next scrape ran unoptimised while V8
+ * compiled it again: in-process, 48-56 ms of CPU at 1,000 targets after three forced full
+ * collections, against 12-15 ms for scrapes back to back. A live sender meets it rarely (V8 keeps
+ * an unused hidden class through two more ordinary full collections; see docs/metrics.md).
  */
 const writers = new WeakMap<TextArena, ExpositionWriter>();
 

@@ -3,8 +3,8 @@
  *
  * V8 throws away optimised code that checks for a hidden class no live object has any more
  * ("weak objects" in --trace-deopt). A writer or encoder made per scrape or push and then dropped
- * left its hidden class to die at the next full collection, so each scrape or push after one ran
- * unoptimised (see writerOf in prometheus-text.ts and keepProtobufEncoderShapes in otlp.ts). A
+ * left its hidden class to die in a forced or memory-reducing full collection, so the scrape or
+ * push after one ran unoptimised (see writerOf in prometheus-text.ts and keepProtobufEncoderShapes in otlp.ts). A
  * child process writes or pushes first back to back, then after forced full collections, with V8's
  * optimisation trace on; the functions must have been optimised (else the check says nothing) and
  * never be thrown away for weak objects.
