@@ -28,6 +28,7 @@
 import type { Cancel, Clock, Scheduler } from './clock.js';
 import type { SenderObserver, TargetStats } from './events.js';
 import type { DatagramSocket, Family, ReceivedDatagram, Transport } from '../transport/types.js';
+import { FateHistory } from './fate-history.js';
 import { DirectionAccumulator, PathAccumulator, REFLECTOR_INITIAL_TTL, attributeGap, hopCount } from './stats.js';
 import { readDscpEcnOctet } from '../protocol/dscp-ecn.js';
 import { decodeReflectorPacket, encodeSenderPacket, REFLECTOR_HEADER_LENGTH, SENDER_HEADER_LENGTH, SENDER_SEQ_OFFSET, SENDER_TIMESTAMP_OFFSET, writeTimestampFor } from '../protocol/test-packet.js';
@@ -103,7 +104,7 @@ function toReflectorLength(data: Buffer): Buffer {
   return padded;
 }
 
-/** How long (in packets) the sender remembers resolved sequence numbers, to classify late and duplicate replies. */
+/** How long (in packets sent) the sender remembers each packet's fate, to classify late and duplicate replies. */
 const HISTORY = 65_536;
 
 class TargetRunner {
@@ -114,7 +115,7 @@ class TargetRunner {
   private sweepCancel: Cancel | null = null;
   private periodCancel: Cancel | null = null;
   private readonly outstanding = new Map<number, Outstanding>();
-  private readonly resolved = new Map<number, 'replied' | 'lost'>();
+  private readonly history = new FateHistory(HISTORY);
   private readonly fates = new Map<number, Fate>();
   private frontier = 0;
   private lastReceived = { s: -1, r: -1 };
@@ -224,6 +225,7 @@ class TargetRunner {
     const t1Ns = this.clock.nowNs();
     writeTimestampFor(pkt, SENDER_TIMESTAMP_OFFSET, t1Ns, this.opts.errorEstimate);
     this.socket.send(pkt, this.spec.port, this.spec.address);
+    this.history.sent(seq);
     this.totalSent++;
     const deadlineNs = t1Ns + BigInt(Math.round(this.opts.timeoutMs * 1e6));
     this.outstanding.set(seq, { seq, t1Ns, bytes: pkt.length, deadlineNs });
@@ -249,20 +251,12 @@ class TargetRunner {
         break;
       }
       this.outstanding.delete(o.seq);
-      this.remember(o.seq, 'lost');
+      this.history.settle(o.seq, 'lost');
       this.lost++;
       this.observer.onLoss?.({ target: this.spec.name, seq: o.seq, t1Ns: o.t1Ns });
       this.resolveFate(o.seq, { received: false, reflectorSeq: 0 });
     }
     this.maybeFinish();
-  }
-
-  private remember(seq: number, fate: 'replied' | 'lost'): void {
-    this.resolved.set(seq, fate);
-    if (this.resolved.size > HISTORY) {
-      const oldest = this.resolved.keys().next().value;
-      if (oldest !== undefined) this.resolved.delete(oldest);
-    }
   }
 
   /** Advances the in-order frontier and attributes losses between received replies. */
@@ -307,9 +301,9 @@ class TargetRunner {
     if (o && o.t1Ns === p.senderTimestampNs) {
       t1Ns = o.t1Ns;
       this.outstanding.delete(seq);
-      this.remember(seq, 'replied');
+      this.history.settle(seq, 'replied');
     } else {
-      const fate = this.resolved.get(seq);
+      const fate = this.history.get(seq);
       if (fate === undefined || o) {
         this.observer.onDrop?.({ reason: 'unknown_sequence', address: d.address, port: d.port });
         return;

@@ -241,3 +241,40 @@ test('path: monitoring on but a reflector that answers 41 octets reports nothing
   assert.equal(replies[0]!.reflectorRxTos, null);
   assert.equal(stats.find((s) => s.final)!.stats.path.remarkedOutbound, null);
 });
+
+test('a long run remembers the last 65,536 packets: a late reply within them is late, one older is unknown', async () => {
+  const clock = new ManualClock();
+  const transport = new FakeTransport();
+  const replies: ReplyEvent[] = [];
+  const drops: SenderDropEvent[] = [];
+  const sender = new Sender({ ...OPTS, count: 0, intervalMs: 1, timeoutMs: 20, periodMs: 1000 }, transport, clock, clock, {
+    onReply: (e) => replies.push(e),
+    onDrop: (e) => drops.push(e),
+  });
+  await sender.addTarget({ name: 't', address: '127.0.0.1', port: 20001, family: 'IPv4' });
+  const sock = transport.sockets[0]!;
+  const reply = (req: Buffer) => {
+    const r = buildReply(req, req.length, 'twamp', { seq: decodeSenderPacket(req).seq, receiveTimestampNs: clock.nowNs(), errorEstimate: 1, senderTtl: 64 });
+    writeReplyT3(r, clock.nowNs());
+    return r;
+  };
+  // Replies to seq 10 and 1,000 are held back; both packets time out and are lost.
+  const held = new Map<number, Buffer>();
+  for (let ms = 0; ms < 66_000; ms++) {
+    clock.advance(1);
+    for (const { data } of sock.sent) {
+      const seq = decodeSenderPacket(data).seq;
+      if (seq === 10 || seq === 1_000) held.set(seq, reply(data));
+      else sock.deliver({ data: reply(data), rxTimeNs: clock.nowNs() });
+    }
+    sock.sent.length = 0;
+  }
+  await sender.stop(false);
+  const sent = sender.totals().get('t')?.sent ?? 0;
+  assert.ok(sent - 1_000 < 65_536 && sent - 10 > 65_536, `sent ${sent}`);
+  replies.length = 0;
+  sock.deliver({ data: held.get(1_000)!, rxTimeNs: clock.nowNs() });
+  sock.deliver({ data: held.get(10)!, rxTimeNs: clock.nowNs() });
+  assert.deepEqual(replies.map((r) => [r.seq, r.late]), [[1_000, true]]);
+  assert.deepEqual(drops.map((d) => d.reason), ['unknown_sequence']);
+});
