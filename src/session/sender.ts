@@ -8,6 +8,9 @@
  * (no busy-waiting, no drift), and T1 is read from the clock immediately before the socket send.
  * T4 is the socket layer's receive time of the reply.
  *
+ * Sequence numbers wrap at 2^32 (after 49.7 days at a 1 ms interval). Scheduling, loss
+ * attribution and reordering count packets instead, so the wrap changes nothing.
+ *
  * Fate of a packet: "received" when its reply comes within `timeoutMs` of T1; otherwise "lost",
  * and a reply after that is "late" (counted, not received). A second reply is a "duplicate". A
  * reply whose sequence number is lower than one already received is "reordered" (RFC 4737).
@@ -67,6 +70,11 @@ export interface SenderOptions {
   dscpEcnMonitoring?: boolean;
   /** Spread the first packet of each target over one interval, so many targets do not burst. */
   splay: boolean;
+  /**
+   * Sequence number of each target's first packet (RFC 5357 section 4.1.2: 0, the default). Tests
+   * start near 2^32 to reach the wrap that a 1 ms interval reaches after 49.7 days.
+   */
+  firstSeq?: number;
 }
 
 /** A target after name resolution. */
@@ -80,6 +88,8 @@ export interface TargetSpec {
 
 interface Outstanding {
   seq: number;
+  /** Packets sent before this one: the sequence number without its 32-bit wrap. */
+  index: number;
   t1Ns: bigint;
   bytes: number;
   deadlineNs: bigint;
@@ -109,7 +119,13 @@ const HISTORY = 65_536;
 
 class TargetRunner {
   socket!: DatagramSocket;
-  private nextSeq = 0;
+  /**
+   * Packets sent so far, and so the index of the next one. Scheduling, the loss frontier and
+   * reordering work on indices, which do not wrap (a Number is exact to 2^53); the wire's sequence
+   * number is the index plus the first sequence number, modulo 2^32.
+   */
+  private nextIndex = 0;
+  private readonly firstSeq: number;
   private startNs = 0n;
   private sendCancel: Cancel | null = null;
   private sweepCancel: Cancel | null = null;
@@ -118,8 +134,9 @@ class TargetRunner {
   private readonly history = new FateHistory(HISTORY);
   private readonly fates = new Map<number, Fate>();
   private frontier = 0;
-  private lastReceived = { s: -1, r: -1 };
-  private maxSeqReceived = -1;
+  /** Index and reflector sequence number of the last reply that advanced the frontier. */
+  private lastReceived = { index: -1, r: -1 };
+  private maxIndexReceived = -1;
   stateful: boolean | null = null;
   private readonly ourSynced: boolean;
   // period accumulators
@@ -155,6 +172,7 @@ class TargetRunner {
     this.ourSynced = decodeErrorEstimate(opts.errorEstimate).synced;
     this.path = new PathAccumulator((opts.tos ?? 0) >> 2);
     this.sentTtl = opts.ttl ?? 255;
+    this.firstSeq = (opts.firstSeq ?? 0) >>> 0;
   }
 
   async open(transport: Transport): Promise<void> {
@@ -188,11 +206,11 @@ class TargetRunner {
 
   private scheduleSend(): void {
     if (this.stopped) return;
-    if (this.opts.count > 0 && this.nextSeq >= this.opts.count) {
+    if (this.opts.count > 0 && this.nextIndex >= this.opts.count) {
       this.maybeFinish();
       return;
     }
-    const delayMs = Number(this.dueNs(this.nextSeq) - this.clock.nowNs()) / 1e6;
+    const delayMs = Number(this.dueNs(this.nextIndex) - this.clock.nowNs()) / 1e6;
     this.sendCancel = this.scheduler.setTimeout(() => {
       this.sendCancel = null;
       this.sendOne();
@@ -203,8 +221,8 @@ class TargetRunner {
   /** Encoded packets per padding size; each send copies one and writes its sequence number and T1. */
   private readonly templates = new Map<number, Buffer>();
 
-  private buildPacket(seq: number): Buffer {
-    const padding = this.opts.padding[seq % this.opts.padding.length] ?? 0;
+  private buildPacket(index: number, seq: number): Buffer {
+    const padding = this.opts.padding[index % this.opts.padding.length] ?? 0;
     let t = this.templates.get(padding);
     if (!t) {
       t = this.opts.stamp
@@ -219,16 +237,16 @@ class TargetRunner {
   }
 
   private sendOne(): void {
-    const seq = this.nextSeq;
-    this.nextSeq = (this.nextSeq + 1) >>> 0;
-    const pkt = this.buildPacket(seq);
+    const index = this.nextIndex++;
+    const seq = (this.firstSeq + index) >>> 0;
+    const pkt = this.buildPacket(index, seq);
     const t1Ns = this.clock.nowNs();
     writeTimestampFor(pkt, SENDER_TIMESTAMP_OFFSET, t1Ns, this.opts.errorEstimate);
     this.socket.send(pkt, this.spec.port, this.spec.address);
     this.history.sent(seq);
     this.totalSent++;
     const deadlineNs = t1Ns + BigInt(Math.round(this.opts.timeoutMs * 1e6));
-    this.outstanding.set(seq, { seq, t1Ns, bytes: pkt.length, deadlineNs });
+    this.outstanding.set(seq, { seq, index, t1Ns, bytes: pkt.length, deadlineNs });
     this.observer.onSent?.({ target: this.spec.name, seq, bytes: pkt.length, t1Ns });
     if (!this.sweepCancel) this.scheduleSweep(deadlineNs);
   }
@@ -254,26 +272,28 @@ class TargetRunner {
       this.history.settle(o.seq, 'lost');
       this.lost++;
       this.observer.onLoss?.({ target: this.spec.name, seq: o.seq, t1Ns: o.t1Ns });
-      this.resolveFate(o.seq, { received: false, reflectorSeq: 0 });
+      this.resolveFate(o.index, { received: false, reflectorSeq: 0 });
     }
     this.maybeFinish();
   }
 
-  /** Advances the in-order frontier and attributes losses between received replies. */
-  private resolveFate(seq: number, fate: Fate): void {
-    this.fates.set(seq, fate);
+  /** Advances the in-order frontier (an index) and attributes losses between received replies. */
+  private resolveFate(index: number, fate: Fate): void {
+    this.fates.set(index, fate);
     this.sent++;
     for (;;) {
       const f = this.fates.get(this.frontier);
       if (!f) break;
       this.fates.delete(this.frontier);
       if (f.received) {
-        const gap = attributeGap(this.frontier - this.lastReceived.s - 1, f.reflectorSeq - this.lastReceived.r - 1);
+        // The reflector's counter wraps at 2^32 too; one that went back (a restart) gives a gap
+        // larger than ours, which attributeGap refuses.
+        const gap = attributeGap(this.frontier - this.lastReceived.index - 1, (f.reflectorSeq - this.lastReceived.r - 1) >>> 0);
         if (gap) {
           this.lostOut += gap.outbound;
           this.lostIn += gap.inbound;
         }
-        this.lastReceived = { s: this.frontier, r: f.reflectorSeq };
+        this.lastReceived = { index: this.frontier, r: f.reflectorSeq };
       }
       this.frontier++;
     }
@@ -298,8 +318,11 @@ class TargetRunner {
     let late = false;
     let duplicate = false;
     let t1Ns: bigint;
+    // The packet's index when the reply is on time (late and duplicate replies do not need it).
+    let index = -1;
     if (o && o.t1Ns === p.senderTimestampNs) {
       t1Ns = o.t1Ns;
+      index = o.index;
       this.outstanding.delete(seq);
       this.history.settle(seq, 'replied');
     } else {
@@ -331,10 +354,10 @@ class TargetRunner {
     let reordered = false;
     if (!late && !duplicate) {
       if (p.seq !== seq) this.stateful = true;
-      if (seq < this.maxSeqReceived) {
+      if (index < this.maxIndexReceived) {
         reordered = true;
         this.reordered++;
-      } else this.maxSeqReceived = seq;
+      } else this.maxIndexReceived = index;
       this.received++;
       this.totalReceived++;
       if (!synced) this.allSynced = false;
@@ -342,7 +365,7 @@ class TargetRunner {
       this.outbound.add(Number(outboundNs));
       this.inbound.add(Number(inboundNs));
       this.path.add(hopsOutbound, hopsInbound, reflectorRxTos, replyTos);
-      this.resolveFate(seq, { received: true, reflectorSeq: p.seq });
+      this.resolveFate(index, { received: true, reflectorSeq: p.seq });
     }
     this.observer.onReply?.({
       target: this.spec.name,
@@ -425,7 +448,7 @@ class TargetRunner {
 
   private maybeFinish(): void {
     if (this.finished || this.opts.count === 0) return;
-    if (this.nextSeq < this.opts.count || this.outstanding.size > 0) return;
+    if (this.nextIndex < this.opts.count || this.outstanding.size > 0) return;
     this.finish();
   }
 

@@ -17,9 +17,11 @@ type Plan = (seq: number) => {
   fate: 'ok' | 'drop-out' | 'drop-in'; outMs?: number; inMs?: number; dup?: boolean;
   /** Sender TTL the reflector writes (default 64), RFC 7750 octet it writes, TTL and TOS the reply arrives with. */
   ttl?: number; rxTos?: number; replyTtl?: number; replyTos?: number;
+  /** The reflector restarts its counter at 0 with this packet. */
+  resetReflector?: boolean;
 };
 
-async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false) {
+async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false, reflectorFirstSeq = 0) {
   const clock = new ManualClock();
   const transport = new FakeTransport();
   const replies: ReplyEvent[] = [];
@@ -32,7 +34,7 @@ async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false
   });
   await sender.addTarget({ name: 't', address: '127.0.0.1', port: 20001, family: 'IPv4' });
   const sock = transport.sockets[0]!;
-  let reflectorSeq = 0;
+  let reflectorSeq = reflectorFirstSeq;
   let handled = 0;
   const deliveries: { atNs: bigint; data: Buffer; ttl?: number; tos?: number }[] = [];
   for (let step = 0; step < 400; step++) {
@@ -42,8 +44,9 @@ async function run(plan: Plan, o: Partial<SenderOptions> = {}, stateless = false
       const seq = decodeSenderPacket(req).seq;
       const p = plan(seq);
       if (p.fate === 'drop-out') continue;
+      if (p.resetReflector) reflectorSeq = 0;
       const t2 = decodeSenderPacket(req).timestampNs + BigInt(Math.round((p.outMs ?? 1) * 1e6));
-      const reply = buildReply(req, req.length, 'twamp', { seq: stateless ? seq : reflectorSeq++, receiveTimestampNs: t2, errorEstimate: 1, senderTtl: p.ttl ?? 64, dscpEcn: p.rxTos });
+      const reply = buildReply(req, req.length, 'twamp', { seq: stateless ? seq : reflectorSeq++ >>> 0, receiveTimestampNs: t2, errorEstimate: 1, senderTtl: p.ttl ?? 64, dscpEcn: p.rxTos });
       const t3 = t2 + 10_000n;
       writeReplyT3(reply, t3);
       if (p.fate === 'drop-in') continue;
@@ -277,4 +280,34 @@ test('a long run remembers the last 65,536 packets: a late reply within them is 
   sock.deliver({ data: held.get(10)!, rxTimeNs: clock.nowNs() });
   assert.deepEqual(replies.map((r) => [r.seq, r.late]), [[1_000, true]]);
   assert.deepEqual(drops.map((d) => d.reason), ['unknown_sequence']);
+});
+
+test('the 32-bit sequence number wraps without a burst: steady schedule, no loss, no reordering, losses still split', async () => {
+  // 2^32 packets take 49.7 days at 1 ms; starting near the wrap stands in for that run. The
+  // reflector's own counter wraps too, a few packets before ours.
+  const first = 2 ** 32 - 20;
+  const plan: Plan = (s) => ({ fate: s === 2 ** 32 - 3 || s === 4 ? 'drop-out' : s === 7 ? 'drop-in' : 'ok' });
+  const { stats, sock } = await run(plan, { count: 40, intervalMs: 20, timeoutMs: 500, firstSeq: first }, false, 2 ** 32 - 25);
+  const seqs = sock.sent.map((p) => decodeSenderPacket(p.data).seq);
+  assert.deepEqual(seqs, Array.from({ length: 40 }, (_, k) => (first + k) >>> 0));
+  const t1s = sock.sent.map((p) => decodeSenderPacket(p.data).timestampNs);
+  for (let k = 1; k < t1s.length; k++) assert.equal(t1s[k]! - t1s[k - 1]!, 20_000_000n, `packet ${k} is one interval after the one before`);
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.sent, 40);
+  assert.equal(f.received, 37);
+  assert.equal(f.lost, 3);
+  assert.equal(f.reordered, 0);
+  assert.equal(f.lostOutbound, 2);
+  assert.equal(f.lostInbound, 1);
+});
+
+test('a reflector that restarts its counter: the loss across the restart is not split, later ones are', async () => {
+  // Packet 9 is lost inbound just before the reflector restarts (its counter goes back from 9 to 0);
+  // packet 15 is lost outbound after it.
+  const plan: Plan = (s) => ({ fate: s === 9 ? 'drop-in' : s === 15 ? 'drop-out' : 'ok', resetReflector: s === 10 });
+  const { stats } = await run(plan, { count: 20, intervalMs: 20, timeoutMs: 500 });
+  const f = stats.find((s) => s.final)!.stats;
+  assert.equal(f.lost, 2);
+  assert.equal(f.lostOutbound, 1);
+  assert.equal(f.lostInbound, 0);
 });
