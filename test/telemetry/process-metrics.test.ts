@@ -54,3 +54,18 @@ test('process_open_fds counts exactly the open descriptors, and follows opens an
   }
   assert.equal(countOpenFds(), before);
 });
+
+test('process_open_fds before Linux 6.2 (the directory reports size 0): the listing gives the same count', { skip: process.platform !== 'linux' && 'no /proc' }, () => {
+  const olderKernel = () => 0;
+  const listed = () => readdirSync('/proc/self/fd').length - 1;
+  const before = countOpenFds(olderKernel);
+  assert.equal(before, listed());
+  assert.equal(before, countOpenFds());
+  const fds = Array.from({ length: 20 }, () => openSync('/dev/null', 'r'));
+  try {
+    assert.equal(countOpenFds(olderKernel), before! + 20);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  assert.equal(countOpenFds(() => { throw new Error('EACCES'); }), null, 'no /proc: no gauge rather than a wrong one');
+});
