@@ -114,8 +114,19 @@ function toReflectorLength(data: Buffer): Buffer {
   return padded;
 }
 
-/** How long (in packets sent) the sender remembers each packet's fate, to classify late and duplicate replies. */
-const HISTORY = 65_536;
+/** Packets whose fate the sender remembers at least, to classify late and duplicate replies (16 KiB). */
+const MIN_HISTORY = 65_536;
+/** ... and at most (4 MiB): 2^24 packets are 168 s at the shortest interval, 0.01 ms. */
+const MAX_HISTORY = 2 ** 24;
+
+/**
+ * Packets remembered per target: at least four timeouts' worth, so that a reply up to three
+ * timeouts late is still told apart from a stray one at any rate; a power of two for the ring.
+ */
+export function historyLength(intervalMs: number, timeoutMs: number): number {
+  const want = Math.max(MIN_HISTORY, Math.ceil((4 * timeoutMs) / intervalMs));
+  return Math.min(MAX_HISTORY, 2 ** Math.ceil(Math.log2(want)));
+}
 
 class TargetRunner {
   socket!: DatagramSocket;
@@ -131,7 +142,7 @@ class TargetRunner {
   private sweepCancel: Cancel | null = null;
   private periodCancel: Cancel | null = null;
   private readonly outstanding = new Map<number, Outstanding>();
-  private readonly history = new FateHistory(HISTORY);
+  private readonly history: FateHistory;
   private readonly fates = new Map<number, Fate>();
   private frontier = 0;
   /** Index and reflector sequence number of the last reply that advanced the frontier. */
@@ -173,6 +184,7 @@ class TargetRunner {
     this.path = new PathAccumulator((opts.tos ?? 0) >> 2);
     this.sentTtl = opts.ttl ?? 255;
     this.firstSeq = (opts.firstSeq ?? 0) >>> 0;
+    this.history = new FateHistory(historyLength(opts.intervalMs, opts.timeoutMs));
   }
 
   async open(transport: Transport): Promise<void> {

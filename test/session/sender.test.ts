@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sender, type SenderOptions } from '../../src/session/sender.js';
+import { Sender, historyLength, type SenderOptions } from '../../src/session/sender.js';
 import { ManualClock } from '../../src/session/clock.js';
 import { buildReply, writeReplyT3 } from '../../src/protocol/reflect.js';
 import { decodeSenderPacket } from '../../src/protocol/test-packet.js';
@@ -310,4 +310,11 @@ test('a reflector that restarts its counter: the loss across the restart is not 
   assert.equal(f.lost, 2);
   assert.equal(f.lostOutbound, 1);
   assert.equal(f.lostInbound, 0);
+});
+
+test('packets remembered: 65,536, or four timeouts at high rates, at most 2^24', () => {
+  assert.equal(historyLength(100, 2000), 65_536, 'the defaults');
+  assert.equal(historyLength(1, 1000), 65_536);
+  assert.equal(historyLength(0.01, 2000), 2 ** 20, '800,000 packets in four timeouts, rounded up to a power of two');
+  assert.equal(historyLength(0.01, 3_600_000), 2 ** 24, 'capped: 4 MiB per target');
 });
