@@ -90,13 +90,17 @@ export class FateHistory {
     this.ring[byte] = (this.ring[byte]! & ~(FATE_MASK << shift)) | (v << shift);
   }
 
-  /** Doubles the ring, moving every remembered fate to its slot in the larger one. */
+  /** Doubles the ring, moving every remembered fate from its slot in the old ring to the new one. */
   private grow(): void {
-    const fates: number[] = [];
+    const old = this.ring;
+    const oldMask = this.capacity - 1;
     const held = Math.min(this.sentCount, this.capacity);
-    for (let age = 0; age < held; age++) fates.push(this.read((this.newest - age) >>> 0));
     this.capacity *= 2;
     this.ring = new Uint8Array(this.capacity / FATES_PER_BYTE);
-    for (let age = 0; age < held; age++) this.write((this.newest - age) >>> 0, fates[age]!);
+    for (let age = 0; age < held; age++) {
+      const seq = (this.newest - age) >>> 0;
+      const i = seq & oldMask;
+      this.write(seq, (old[i >>> 2]! >>> ((i & 3) * BITS_PER_FATE)) & FATE_MASK);
+    }
   }
 }
