@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const SUITES = ['responder', 'sender-cost', 'telemetry', 'native'];
+const SUITES = ['responder', 'sender-cost', 'telemetry', 'native', 'soak'];
 
 async function main(): Promise<void> {
   const only = process.env.BENCH?.split(',');
