@@ -28,7 +28,8 @@ const sender = new Sender(
   },
 );
 for (let i = 0; i < TARGETS; i++) await sender.addTarget({ name: `t${i}`, address: '127.0.0.1', port: 20001, family: 'IPv4' });
-let reflectorSeq = 0;
+// One reflector counter per target, as a stateful reflector keeps one per sender.
+const reflectorSeq = new Map<object, number>();
 const late: { at: bigint; socket: (typeof transport.sockets)[number]; reply: Buffer }[] = [];
 const heap: number[] = [];
 let ms = 0;
@@ -39,7 +40,9 @@ for (const mark of MARKS) {
       for (const { data } of s.sent) {
         const seq = decodeSenderPacket(data).seq;
         if (seq % 100 === 7) continue; // lost outbound
-        const reply = buildReply(data, data.length, 'twamp', { seq: reflectorSeq++ >>> 0, receiveTimestampNs: clock.nowNs(), errorEstimate: 1, senderTtl: 64 });
+        const r = reflectorSeq.get(s) ?? 0;
+        reflectorSeq.set(s, r + 1);
+        const reply = buildReply(data, data.length, 'twamp', { seq: r >>> 0, receiveTimestampNs: clock.nowNs(), errorEstimate: 1, senderTtl: 64 });
         writeReplyT3(reply, clock.nowNs());
         if (seq % 100 === 13) {
           late.push({ at: clock.nowNs() + 10_000_000n, socket: s, reply }); // after the 5 ms timeout
