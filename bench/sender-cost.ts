@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { CLI, rssMiB, stopProcess } from './processes.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const PINGER = fileURLToPath(new URL('./pinger.js', import.meta.url));
 const TARGETS = 100;
 const WARMUP_S = 3;
@@ -18,11 +18,6 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 async function measure(p: ChildProcess): Promise<{ cpuPct: number; rssMiB: number }> {
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   const c0 = cpuTicks(p.pid!);
@@ -30,14 +25,6 @@ async function measure(p: ChildProcess): Promise<{ cpuPct: number; rssMiB: numbe
   const c1 = cpuTicks(p.pid!);
   const TICKS = 100; // USER_HZ on Linux
   return { cpuPct: ((c1 - c0) / TICKS / WINDOW_S) * 100, rssMiB: rssMiB(p.pid!) };
-}
-
-async function kill(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  await new Promise<void>((r) => {
-    p.once('exit', () => r());
-    p.kill('SIGTERM');
-  });
 }
 
 /** Runs the sender cost benchmark; returns a markdown table. */
@@ -66,7 +53,7 @@ export async function run(): Promise<string> {
     let json = '';
     sender.stdout!.on('data', (d: Buffer) => (json += d.toString()));
     const s = await measure(sender);
-    await kill(sender);
+    await stopProcess(sender);
     const received = json.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { received: number }).reduce((a, o) => a + o.received, 0);
     return [
       `| 100 targets x 10 pkt/s (${WINDOW_S} s window) | CPU (% of one core) | RSS (MiB) | replies received in the run |`,
@@ -76,7 +63,7 @@ export async function run(): Promise<string> {
       `| ratio | ${(s.cpuPct / b.cpuPct).toFixed(2)} | ${(s.rssMiB / b.rssMiB).toFixed(2)} | |`,
     ].join('\n');
   } finally {
-    await kill(responder);
+    await stopProcess(responder);
   }
 }
 
@@ -84,6 +71,6 @@ export async function run(): Promise<string> {
 async function stopAndCount(p: ChildProcess): Promise<number> {
   let out = '';
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  await kill(p);
+  await stopProcess(p);
   return Number(/replies (\d+)/.exec(out)?.[1] ?? NaN);
 }

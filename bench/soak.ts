@@ -7,51 +7,21 @@
  * whether something is kept per packet. BENCH_SOAK_S sets the length (default 300).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI, freePort, median, rssMiB, sleep, startResponder, stopProcess } from './processes.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const PINGER = fileURLToPath(new URL('./pinger.js', import.meta.url));
 const RESPONDERS = 2;
 const PER_RESPONDER = 50;
 const INTERVAL_MS = 10;
-const METRICS_PORT = 19_891;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 /** Live heap (MB) after each mark-compact in a --trace-gc log, with the process time (s) it ended at. */
 function markCompacts(log: string): { atS: number; mb: number }[] {
   return [...log.matchAll(/(\d+) ms: Mark-Compact[^\n]*? -> ([\d.]+) \(/g)].map((m) => ({ atS: Number(m[1]) / 1000, mb: Number(m[2]) }));
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1]! : NaN;
-}
-
-async function startResponder(addresses: string[]): Promise<{ proc: ChildProcess; bound: string[] }> {
-  const proc = spawn(process.execPath, [CLI, 'responder', ...addresses.map((a) => `${a}:0`), '--rate-limit', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const bound = await new Promise<string[]>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`responder not ready: ${out}`)), 20_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const found = [...out.matchAll(/listening on (\d+\.\d+\.\d+\.\d+:\d+)/g)].map((m) => m[1]!);
-      if (found.length === addresses.length) {
-        clearTimeout(t);
-        resolve(found);
-      }
-    });
-  });
-  return { proc, bound };
 }
 
 function traced(args: string[], env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; log: () => string } {
@@ -61,17 +31,9 @@ function traced(args: string[], env: NodeJS.ProcessEnv = process.env): { proc: C
   return { proc, log: () => log };
 }
 
-async function kill(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  await new Promise<void>((r) => {
-    p.once('exit', () => r());
-    p.kill(signal);
-  });
-}
-
-function scrape(): Promise<void> {
+function scrape(port: number): Promise<void> {
   return new Promise((resolve) => {
-    const q = get({ host: '127.0.0.1', port: METRICS_PORT, path: '/metrics', headers: { 'accept-encoding': 'gzip' } }, (r) => {
+    const q = get({ host: '127.0.0.1', port, path: '/metrics', headers: { 'accept-encoding': 'gzip' } }, (r) => {
       r.resume();
       r.on('end', () => resolve());
     });
@@ -86,13 +48,14 @@ export async function run(): Promise<string> {
   const targets: string[] = [];
   let sink: Server | undefined;
   const procs: ChildProcess[] = [];
+  let dir: string | undefined;
   try {
     for (let r = 0; r < RESPONDERS; r++) {
-      const { proc, bound } = await startResponder(Array.from({ length: PER_RESPONDER }, (_, i) => `127.0.${r + 1}.${i + 1}`));
-      responders.push(proc);
+      const { p, bound } = await startResponder(Array.from({ length: PER_RESPONDER }, (_, i) => `127.0.${r + 1}.${i + 1}`));
+      responders.push(p);
       targets.push(...bound);
     }
-    const dir = mkdtempSync(join(tmpdir(), 'twampy-soak-'));
+    dir = mkdtempSync(join(tmpdir(), 'twampy-soak-'));
     const file = join(dir, 'targets.yaml');
     writeFileSync(file, targets.map((t) => `- "${t}"`).join('\n') + '\n');
     let pushes = 0;
@@ -105,8 +68,9 @@ export async function run(): Promise<string> {
     });
     await new Promise<void>((r) => sink!.listen(0, '127.0.0.1', () => r()));
     const sinkPort = (sink.address() as { port: number }).port;
+    const metricsPort = await freePort();
     const sender = traced(
-      [CLI, 'sender', '--targets-file', file, '--forever', '-i', String(INTERVAL_MS), '-q', '--metrics', '--metrics-port', String(METRICS_PORT), '--otlp', `http://127.0.0.1:${sinkPort}/v1/metrics`],
+      [CLI, 'sender', '--targets-file', file, '--forever', '-i', String(INTERVAL_MS), '-q', '--metrics', '--metrics-port', String(metricsPort), '--otlp', `http://127.0.0.1:${sinkPort}/v1/metrics`],
       { ...process.env, OTEL_METRIC_EXPORT_INTERVAL: '10000' },
     );
     const pinger = traced([PINGER, String(INTERVAL_MS), ...targets]);
@@ -116,7 +80,7 @@ export async function run(): Promise<string> {
     const t0 = Date.now();
     while (Date.now() - t0 < seconds * 1000) {
       await sleep(5000);
-      await scrape();
+      await scrape(metricsPort);
       scrapes++;
       if (Number.isNaN(rssStart.sender) && Date.now() - t0 >= 30_000) {
         rssStart.sender = rssMiB(sender.proc.pid!);
@@ -126,7 +90,7 @@ export async function run(): Promise<string> {
     const rssEnd = { sender: rssMiB(sender.proc.pid!), pinger: rssMiB(pinger.proc.pid!) };
     let page = '';
     await new Promise<void>((resolve) => {
-      get({ host: '127.0.0.1', port: METRICS_PORT, path: '/metrics' }, (r) => {
+      get({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (r) => {
         r.on('data', (d: Buffer) => (page += d.toString()));
         r.on('end', () => resolve());
       }).on('error', () => resolve());
@@ -155,8 +119,9 @@ export async function run(): Promise<string> {
       'A "-" is a half without a full collection (a small heap such as the pinger\'s may need none).',
     ].join('\n');
   } finally {
-    for (const p of procs) await kill(p, 'SIGINT');
-    for (const p of responders) await kill(p);
+    for (const p of procs) await stopProcess(p, 'SIGINT');
+    for (const p of responders) await stopProcess(p);
     sink?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -24,13 +24,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { CLI, freePort, median, rssMiB, sleep, startResponder, stopProcess as stop } from './processes.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RESPONDERS = 4;
 const PER_RESPONDER = 250;
 const WARMUP_S = Number(process.env.BENCH_TELEMETRY_WARMUP_S ?? 15);
@@ -66,52 +64,6 @@ function cpuTicks(pid: number): { main: number; other: number } {
     }
   }
   return { main, other };
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  await new Promise<void>((r) => {
-    p.once('exit', () => r());
-    p.kill('SIGTERM');
-    setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/**
- * Starts a responder listening on `addresses` (port 0 each) and returns the bound `addr:port`s.
- * Each target gets its own loopback address so that names differ, and the responder binds that
- * very address: a responder on 0.0.0.0 would answer from 127.0.0.1, and the sender drops replies
- * from an address other than the target's.
- */
-async function startResponder(addresses: string[]): Promise<{ p: ChildProcess; bound: string[] }> {
-  const p = spawn(process.execPath, [CLI, 'responder', ...addresses.map((a) => `${a}:0`), '--rate-limit', '0', '-q'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const bound = await new Promise<string[]>((resolve, reject) => {
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const found = [...out.matchAll(/listening on (\d+\.\d+\.\d+\.\d+:\d+)/g)].map((m) => m[1]!);
-      if (found.length === addresses.length) resolve(found);
-    });
-    p.once('exit', (code) => reject(new Error(`responder exited with ${code}`)));
-  });
-  return { p, bound };
 }
 
 /** One timed scrape: only the time and the bytes, so that timing one sender's scrape never waits for the analysis of another's. */
@@ -172,13 +124,6 @@ async function waitReady(port: number, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error('sender did not become ready');
     await sleep(250);
   }
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** One sender of a pair. */
@@ -269,7 +214,7 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
       return { cpuPct: ticks / elapsedS, otherPct: (c1.other - c0[i]!.other) / elapsedS, rssMiB: rssMiB(p.pid!), scrapeMs: scrapes[i]!.ms, lastScrape: scrapes[i]!.last };
     });
   } finally {
-    await Promise.all(procs.map(stop));
+    await Promise.all(procs.map((p) => stop(p)));
   }
 }
 
@@ -503,7 +448,7 @@ export async function run(): Promise<string> {
       costRow('other threads, new figures at every scrape', churnCosts.map((c) => c.otherMs)),
     ].join('\n');
   } finally {
-    await Promise.all(responders.map(stop));
+    await Promise.all(responders.map((p) => stop(p)));
     await new Promise((r) => sink.close(r));
     rmSync(dir, { recursive: true, force: true });
   }
