@@ -21,6 +21,12 @@ const FATE_MASK = 0b11;
 /** Packets the ring holds before its first doubling (64 bytes). */
 const INITIAL_CAPACITY = 256;
 
+/** The fate in `ring` of packet `seq`, whose slot is `seq & mask`. */
+function fateAt(ring: Uint8Array, mask: number, seq: number): number {
+  const i = seq & mask;
+  return (ring[i >>> 2]! >>> ((i & 3) * BITS_PER_FATE)) & FATE_MASK;
+}
+
 /** Fates of the last `limit` packets sent, by 32-bit sequence number. */
 export class FateHistory {
   private capacity: number;
@@ -63,7 +69,7 @@ export class FateHistory {
   /** The fate of packet `seq`, or undefined when it is unresolved, never sent or too old. */
   get(seq: number): PacketFate | undefined {
     if (!this.holds(seq)) return undefined;
-    const v = this.read(seq >>> 0);
+    const v = fateAt(this.ring, this.capacity - 1, seq >>> 0);
     return v === REPLIED ? 'replied' : v === LOST ? 'lost' : undefined;
   }
 
@@ -76,11 +82,6 @@ export class FateHistory {
   private holds(seq: number): boolean {
     const age = (this.newest - (seq >>> 0)) >>> 0;
     return age < this.sentCount && age < this.capacity;
-  }
-
-  private read(seq: number): number {
-    const i = seq & (this.capacity - 1);
-    return (this.ring[i >>> 2]! >>> ((i & 3) * BITS_PER_FATE)) & FATE_MASK;
   }
 
   private write(seq: number, v: number): void {
@@ -99,8 +100,7 @@ export class FateHistory {
     this.ring = new Uint8Array(this.capacity / FATES_PER_BYTE);
     for (let age = 0; age < held; age++) {
       const seq = (this.newest - age) >>> 0;
-      const i = seq & oldMask;
-      this.write(seq, (old[i >>> 2]! >>> ((i & 3) * BITS_PER_FATE)) & FATE_MASK);
+      this.write(seq, fateAt(old, oldMask, seq));
     }
   }
 }
