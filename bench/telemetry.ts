@@ -49,21 +49,26 @@ const SCRAPE_EVERY_MS_CHART = 15_000;
 /** OpenTelemetry's default export interval (OTEL_METRIC_EXPORT_INTERVAL), which twampy keeps. */
 const OTLP_DEFAULT_INTERVAL_MS = 60_000;
 
-/** CPU time of a process in clock ticks (USER_HZ = 100), split into its main thread and the others. */
-function cpuTicks(pid: number): { main: number; other: number } {
+/**
+ * CPU time of a process in clock ticks (USER_HZ = 100), split into its main thread and the
+ * others, and the kernel's share of the whole (system time).
+ */
+function cpuTicks(pid: number): { main: number; other: number; system: number } {
   let main = 0;
   let other = 0;
+  let system = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       const t = Number(f[11]) + Number(f[12]); // utime + stime
+      system += Number(f[12]);
       if (Number(tid) === pid) main += t;
       else other += t;
     } catch {
       // A thread that ended between listing and reading.
     }
   }
-  return { main, other };
+  return { main, other, system };
 }
 
 /** One timed scrape: only the time and the bytes, so that timing one sender's scrape never waits for the analysis of another's. */
@@ -139,6 +144,8 @@ interface SenderSpec {
 interface Measured {
   cpuPct: number;
   otherPct: number;
+  /** User time alone, in % of one core: telemetry's own work is all user time. */
+  userPct: number;
   rssMiB: number;
   /** Time of every scrape in the window (ms). */
   scrapeMs: number[];
@@ -211,7 +218,8 @@ async function measureTogether(names: string[], targetsFile: string, specs: Send
     return procs.map((p, i) => {
       const c1 = cpuTicks(p.pid!);
       const ticks = c1.main + c1.other - c0[i]!.main - c0[i]!.other;
-      return { cpuPct: ticks / elapsedS, otherPct: (c1.other - c0[i]!.other) / elapsedS, rssMiB: rssMiB(p.pid!), scrapeMs: scrapes[i]!.ms, lastScrape: scrapes[i]!.last };
+      const userTicks = ticks - (c1.system - c0[i]!.system);
+      return { cpuPct: ticks / elapsedS, otherPct: (c1.other - c0[i]!.other) / elapsedS, userPct: userTicks / elapsedS, rssMiB: rssMiB(p.pid!), scrapeMs: scrapes[i]!.ms, lastScrape: scrapes[i]!.last };
     });
   } finally {
     await Promise.all(procs.map((p) => stop(p)));
@@ -395,12 +403,13 @@ export async function run(): Promise<string> {
 
     const rows = results.map(
       (p) =>
-        `| ${p.config} | ${p.round} | ${p.off.cpuPct.toFixed(1)} (${p.off.otherPct.toFixed(1)}) | ${p.on.cpuPct.toFixed(1)} (${p.on.otherPct.toFixed(1)}) | ${(p.on.cpuPct / p.off.cpuPct).toFixed(2)} | ${p.off.rssMiB.toFixed(0)} / ${p.on.rssMiB.toFixed(0)} |`,
+        `| ${p.config} | ${p.round} | ${p.off.cpuPct.toFixed(1)} (${p.off.otherPct.toFixed(1)}) | ${p.on.cpuPct.toFixed(1)} (${p.on.otherPct.toFixed(1)}) | ${(p.on.cpuPct / p.off.cpuPct).toFixed(2)} | ${p.off.userPct.toFixed(1)} / ${p.on.userPct.toFixed(1)} | ${(p.on.userPct / p.off.userPct).toFixed(2)} | ${p.off.rssMiB.toFixed(0)} / ${p.on.rssMiB.toFixed(0)} |`,
     );
     const summary = configs.map((name) => {
       const ps = results.filter((p) => p.config === name);
       const ratios = ps.map((p) => p.on.cpuPct / p.off.cpuPct);
-      return `| ${name} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} |`;
+      const userRatios = ps.map((p) => p.on.userPct / p.off.userPct);
+      return `| ${name} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(', ')} | ${median(userRatios).toFixed(2)} |`;
     });
     const scrapeRow = (name: string, ms: number[]): string[] => {
       if (ms.length === 0) return [];
@@ -412,14 +421,14 @@ export async function run(): Promise<string> {
     const lastScrape = results.filter((p) => p.config === chart).at(-1)?.on.lastScrape;
     const last = lastScrape ? analyse(lastScrape) : undefined;
     return [
-      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. The senders of a group run side by side over the same ${WINDOW_S} s window, after ${WARMUP_S} s of warm-up and ${WARMUP_SCRAPES} scrapes at each one's interval; each is compared with the group's sender without telemetry (the start order rotates by round). CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib).`,
+      `${targets.length} targets x 1 pkt/s, ${RESPONDERS} loopback responders. The senders of a group run side by side over the same ${WINDOW_S} s window, after ${WARMUP_S} s of warm-up and ${WARMUP_SCRAPES} scrapes at each one's interval; each is compared with the group's sender without telemetry (the start order rotates by round). CPU in % of one core, in brackets the part on threads other than the main one (V8's collector, zlib). User: the same without system time. Much of a sender's CPU here is kernel time on the loopback path, which also delivers each datagram into the responder's socket (the receiving host's work on a real link) and which telemetry does not touch; telemetry's own work is user time, so the user ratio is about the most it costs a sender whose kernel time is smaller.`,
       '',
-      '| configuration | round | CPU off | CPU on | ratio | RSS off / on (MiB) |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| configuration | round | CPU off | CPU on | ratio | user off / on | user ratio | RSS off / on (MiB) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
-      '| configuration | median ratio | ratio per round |',
-      '|---|---:|---|',
+      '| configuration | median ratio | ratio per round | median user ratio |',
+      '|---|---:|---|---:|',
       ...summary,
       '',
       "/metrics scrapes in the windows (client side, over loopback, gzip asked for). The first row is one sender alone with the responders, the issue's setup; the others are the groups' senders, four sharing the two cores:",
