@@ -4,6 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { DEFAULT_DELAY_BUCKETS_S } from '../../src/telemetry/catalog.js';
 import { dir, RecordingLogger, sampleValue, startTestTelemetry, stats } from './fixtures.js';
 import { poll, startLive } from './live.js';
@@ -187,6 +191,53 @@ for (const broken of ['down', 'refusing'] as const) {
     } finally {
       await live.close();
       await tel.shutdown(1000);
+      await receiver.close();
+    }
+  });
+}
+
+// The series store refills the points it hands to the OTLP reader in place at the next collection
+// (series-store.ts, `snapshot`). That is safe only because the exporters encode a batch inside
+// `export()`, before it returns; this holds the pinned exporters to it.
+for (const protocol of ['http/json', 'http/protobuf'] as const) {
+  test(`OTLP ${protocol}: the exporter has encoded a batch when export() returns, so a later change to its points is not sent`, async () => {
+    const receiver = await startOtlpReceiver('ok');
+    const options = { url: receiver.url, concurrencyLimit: 1 };
+    const exporter = protocol === 'http/json' ? new JsonExporter(options) : new ProtoExporter(options);
+    const point = { attributes: { target: 't0' }, startTime: [1_700_000_000, 0] as [number, number], endTime: [1_700_000_010, 0] as [number, number], value: 7 };
+    const counts = [1, 2, 0];
+    const histogram = {
+      attributes: { target: 't0' },
+      startTime: point.startTime,
+      endTime: point.endTime,
+      value: { buckets: { boundaries: [0.001, 0.01], counts }, count: 3, sum: 0.012, min: 0.0005, max: 0.009 },
+    };
+    const descriptor = (name: string) => ({ name, description: '', unit: '', valueType: 1 });
+    const batch: ResourceMetrics = {
+      resource: resourceFromAttributes({ 'service.name': 'twampy' }),
+      scopeMetrics: [
+        {
+          scope: { name: 'twampy' },
+          metrics: [
+            { descriptor: descriptor('g'), aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: [point] },
+            { descriptor: descriptor('h'), aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints: [histogram] },
+          ],
+        },
+      ],
+    };
+    try {
+      const done = new Promise<number>((resolve) => exporter.export(batch, (r) => resolve(r.code)));
+      // What the store does at its next collection, before the request has even left.
+      point.value = 8;
+      counts[2] = 5;
+      histogram.value.count = 8;
+      assert.equal(await done, 0, 'the push succeeded');
+      const req = receiver.requests.at(-1)!;
+      assert.equal(req.metrics.get('g')?.points[0]?.value, 7);
+      assert.deepEqual(req.metrics.get('h')?.points[0]?.bucketCounts, [1, 2, 0]);
+      assert.equal(req.metrics.get('h')?.points[0]?.count, 3);
+    } finally {
+      await exporter.shutdown();
       await receiver.close();
     }
   });

@@ -212,7 +212,7 @@ test('store histograms count exactly as an SDK histogram does (bucket edges, cou
   );
 });
 
-test('store histograms: cumulative across collections, snapshots copied, removal and a later value start afresh', async () => {
+test('store histograms: cumulative across collections, a snapshot unchanged until the next, removal and a later value start afresh', async () => {
   const { store, provider } = setup();
   const h = store.histogram({ name: 'h', description: 'd', unit: 's', valueType: 1 }, [1, 10]);
   const a = h.series({ target: 'a' });
@@ -221,17 +221,54 @@ test('store histograms: cumulative across collections, snapshots copied, removal
   b.record(20);
   const first = valueOf(await metric(store, 'h'), { target: 'a' }) as Histogram;
   a.record(5);
-  assert.deepEqual(first.buckets.counts, [1, 0, 0], 'a snapshot handed out earlier is not mutated');
-  assert.deepEqual((valueOf(await metric(store, 'h'), { target: 'a' }) as Histogram).buckets.counts, [1, 1, 0]);
+  assert.deepEqual(first.buckets.counts, [1, 0, 0], 'recording does not change a snapshot handed out');
+  assert.equal(first.count, 1);
+  const second = valueOf(await metric(store, 'h'), { target: 'a' }) as Histogram;
+  assert.deepEqual(second.buckets.counts, [1, 1, 0]);
+  assert.equal(second.count, 2);
+  assert.equal(second.sum, 5.5);
+  assert.equal(second.max, 5);
   store.removeSeries('target', 'a');
   let m = await metric(store, 'h');
   assert.equal(valueOf(m, { target: 'a' }), undefined);
   assert.equal((valueOf(m, { target: 'b' }) as Histogram).count, 1);
-  // The old handle keeps working and starts a new series from zero.
+  // The old handle keeps working and starts a new series from zero, with a point of its own.
   a.record(50);
   m = await metric(store, 'h');
-  assert.deepEqual((valueOf(m, { target: 'a' }) as Histogram).buckets.counts, [0, 0, 1]);
+  const fresh = valueOf(m, { target: 'a' }) as Histogram;
+  assert.deepEqual(fresh.buckets.counts, [0, 0, 1]);
+  assert.equal(fresh.min, 50);
+  assert.notEqual(fresh, second, "a series that came back does not reuse the removed one's point");
   assert.throws(() => store.histogram({ name: 'h', description: '', unit: '', valueType: 1 }, [1]), /already registered/);
+  await provider.shutdown();
+});
+
+test('store-kept series: each collection refills the points the previous one handed out, with new values and end time', async () => {
+  const { store, provider } = setup();
+  const g = store.gauge({ name: 'g', description: 'd', unit: 'ms', valueType: 1 }).series({ target: 'a' });
+  const c = store.counter({ name: 'c', description: 'd', unit: '1', valueType: 1 }).series({ target: 'a' });
+  const h = store.histogram({ name: 'h', description: 'd', unit: 's', valueType: 1 }, [1]).series({ target: 'a' });
+  g.set(1.5);
+  c.add(2);
+  h.record(0.5);
+  const pointOf = (m: MetricData | undefined) => m?.dataPoints.find((p) => p.attributes['target'] === 'a');
+  const first = await store.collect();
+  const firstPoints = ['g', 'c', 'h'].map((n) => pointOf(first.resourceMetrics.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === n)));
+  const firstEnd = firstPoints[0]!.endTime;
+  const firstEndValue = [...firstEnd];
+  await new Promise((r) => setTimeout(r, 5));
+  g.set(2.25);
+  c.add(3);
+  h.record(4);
+  const second = await store.collect();
+  const secondPoints = ['g', 'c', 'h'].map((n) => pointOf(second.resourceMetrics.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === n)));
+  for (let i = 0; i < 3; i++) assert.equal(secondPoints[i], firstPoints[i], 'the same point object, refilled');
+  assert.equal(secondPoints[0]!.value, 2.25);
+  assert.equal(secondPoints[1]!.value, 5);
+  assert.deepEqual((secondPoints[2]!.value as Histogram).buckets.counts, [1, 1]);
+  assert.equal((secondPoints[2]!.value as Histogram).count, 2);
+  assert.ok(secondPoints[0]!.endTime !== firstEnd && secondPoints[0]!.endTime[0] * 1e9 + secondPoints[0]!.endTime[1] > firstEnd[0] * 1e9 + firstEnd[1], 'a new end time');
+  assert.deepEqual(firstEnd, firstEndValue, 'the previous end time array is replaced, not overwritten');
   await provider.shutdown();
 });
 
