@@ -150,7 +150,7 @@ test('keepSeries cancels a removal that has not been applied yet', async () => {
   await provider.shutdown();
 });
 
-test('concurrent collections are serialised, each delta counted once, snapshots never change later', async () => {
+test("concurrent collections are serialised, each delta counted once, an SDK-fed series' snapshot never changes later", async () => {
   const { store, meter, provider } = setup();
   const c = meter.createCounter('c');
   const first = await (c.add(1, { target: 'a' }), store.collect());
